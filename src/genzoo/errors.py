@@ -1,0 +1,36 @@
+"""The errors genzoo raises for problems a user can fix.
+
+Every class here carries a one-line message that names the problem and the fix. The
+command line prints that line and exits non-zero; Python callers can catch the usual
+built-in base (``ValueError``, ``FileNotFoundError``, ...) or ``GenzooError`` for all.
+"""
+
+from __future__ import annotations
+
+
+class GenzooError(Exception):
+    """Base class of every error genzoo raises on purpose."""
+
+
+class UserInputError(GenzooError, ValueError):
+    """A bad argument: an unknown name, a wrong shape, a value out of range."""
+
+
+class DataNotFoundError(GenzooError, FileNotFoundError):
+    """A dataset's files are not on this machine (the message says how to get them)."""
+
+
+class CorruptFileError(GenzooError, ValueError):
+    """A data file or checkpoint exists but is truncated, corrupt or of the wrong kind."""
+
+
+class RunExistsError(GenzooError, FileExistsError):
+    """The output directory already holds a run and neither --resume nor --force was given."""
+
+
+class NonFiniteLossError(GenzooError, FloatingPointError):
+    """The training loss became NaN or infinite."""
+
+
+class NoDensityError(GenzooError, NotImplementedError):
+    """The model family defines no likelihood (for example a GAN)."""

@@ -1,0 +1,152 @@
+"""The model contract every family follows.
+
+A model is an ``nn.Module`` that owns its loss, its sampler and (where it has one) its
+likelihood; it knows nothing of the training loop. The loop calls
+:meth:`GenerativeModel.training_step` once per batch; families with one optimizer use the
+default, families with several (GAN, DBM) override that one hook.
+
+Contract (see ../shared/GUIDE.md):
+
+- ``loss(images, labels) -> dict``: holds "loss" (what is minimised); other keys are logged.
+- ``sample(n, *, labels=None, generator=None) -> uint8 tensor (N, C, H, W)`` in data space.
+- ``log_prob(images, labels=None) -> (N,)``: log-likelihood of the discrete data in nats
+  per example; :attr:`log_prob_is_bound` says whether it is exact or a lower bound.
+- ``forward`` stays the plain network output.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from genzoo.config import DataSpec, TrainConfig
+from genzoo.errors import NoDensityError, UserInputError
+
+
+@dataclass
+class StepContext:
+    """What the loop hands to :meth:`GenerativeModel.training_step`.
+
+    Attributes:
+        model: the model as wrapped by Lightning Fabric; call the methods named in
+            ``forward_methods`` through it so that distributed strategies see them.
+        optimizers: the model's optimizers by name (from ``configure_optimizers``).
+        step: the global step about to be taken (0-based).
+        optimize: ``optimize(name, loss)`` zeroes that optimizer's gradients, back-propagates
+            ``loss`` (through Fabric, for precision and gradient sync), clips and steps.
+    """
+
+    model: Any
+    optimizers: dict[str, torch.optim.Optimizer]
+    step: int
+    optimize: Callable[[str, Tensor], None]
+
+
+class GenerativeModel(nn.Module):
+    """Base class of every genzoo model.
+
+    Args:
+        config: the family's frozen config dataclass (stored as ``self.config``).
+        data: the data's shape, kind and classes (stored as ``self.data``).
+    """
+
+    name: ClassVar[str] = ""
+    log_prob_is_bound: ClassVar[bool] = False
+    """True when ``log_prob`` returns a lower bound (VAE), False when it is exact."""
+    forward_methods: ClassVar[tuple[str, ...]] = ("loss",)
+    """Methods the loop routes through Fabric's module wrapper (for DDP and precision)."""
+
+    def __init__(self, config: Any, data: DataSpec) -> None:
+        super().__init__()
+        self.config = config
+        self.data = data
+
+    # -- the contract --------------------------------------------------------------
+
+    def loss(self, images: Tensor, labels: Tensor | None = None) -> dict[str, Tensor]:
+        """Training loss on a batch of data-space images; ``out["loss"]`` is minimised."""
+        raise NotImplementedError
+
+    def sample(
+        self, n: int, *, labels: Tensor | None = None, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Draw ``n`` samples in data space (uint8 images, N x C x H x W)."""
+        raise NotImplementedError
+
+    def log_prob(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Per-example log-likelihood in nats of the discrete data, shape (N,)."""
+        raise NoDensityError(
+            f"{type(self).__name__} defines no likelihood; compare it by sample quality instead"
+        )
+
+    # -- training hooks --------------------------------------------------------------
+
+    def configure_optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
+        """The optimizers by name; the default is one AdamW over all parameters."""
+        opt = torch.optim.AdamW(self.parameters(), lr=train.lr, weight_decay=train.weight_decay)
+        return {"model": opt}
+
+    def training_step(self, images: Tensor, labels: Tensor | None, ctx: StepContext) -> dict:
+        """One optimisation step on a batch; returns the scalars to log.
+
+        The default computes :meth:`loss` and takes one step of the single optimizer.
+        Families with several optimizers override this hook (and only this hook).
+        """
+        out = ctx.model.loss(images, labels)
+        ctx.optimize("model", out["loss"])
+        return out
+
+    # -- shared helpers --------------------------------------------------------------
+
+    def bits_per_dim(self, nll_nats: Tensor) -> Tensor:
+        """Convert per-example NLL in nats to bits per dimension: nll / (D ln 2)."""
+        return nll_nats / (self.data.num_dims * math.log(2.0))
+
+    def check_images(self, images: Tensor) -> Tensor:
+        """Validate a batch of data-space images against the model's data; return it.
+
+        Raises:
+            UserInputError: on a wrong shape, dtype or value range, with the expected one.
+        """
+        shape = tuple(self.data.image_shape)
+        if images.ndim != len(shape) + 1 or tuple(images.shape[1:]) != shape:
+            raise UserInputError(
+                f"images of shape {tuple(images.shape)} do not fit this model, which expects "
+                f"(N, {', '.join(map(str, shape))}); resize or pick a model trained on this data"
+            )
+        if self.data.kind in ("8bit", "binary"):
+            if images.dtype.is_floating_point or images.dtype == torch.bool:
+                raise UserInputError(
+                    f"images must be integer tensors (uint8) in data space, got {images.dtype}; "
+                    "pass the dataset's uint8 images, not normalised floats"
+                )
+            hi = 255 if self.data.kind == "8bit" else 1
+            if images.numel() and (int(images.min()) < 0 or int(images.max()) > hi):
+                raise UserInputError(
+                    f"{self.data.kind} images must lie in [0, {hi}], got "
+                    f"[{int(images.min())}, {int(images.max())}]"
+                    + ("; binarise them first" if hi == 1 else "")
+                )
+        return images
+
+    def check_labels(self, labels: Tensor | None, n: int) -> Tensor | None:
+        """Validate class labels for a conditional model (None for unconditional ones)."""
+        conditional = bool(getattr(self.config, "conditional", False))
+        if not conditional:
+            return None
+        if labels is None:
+            raise UserInputError(
+                "this model is class-conditional: pass labels (e.g. --labels 0-9 on the CLI)"
+            )
+        labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
+        if labels.numel() == 1 and n > 1:
+            labels = labels.expand(n)
+        k = self.data.num_classes or 0
+        if labels.numel() != n or (labels.numel() and (labels.min() < 0 or labels.max() >= k)):
+            raise UserInputError(f"need {n} labels in [0, {k - 1}], got {labels.tolist()[:10]}")
+        return labels

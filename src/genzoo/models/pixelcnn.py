@@ -1,0 +1,101 @@
+"""PixelCNN (van den Oord, Kalchbrenner, Kavukcuoglu 2016, "Pixel Recurrent Neural
+Networks", ICML, section 3.5, figure 5 and table 4).
+
+Architecture (as in the paper):
+    7x7 conv, mask A, 2h maps
+    residual blocks: ReLU, 1x1 conv 2h->h, ReLU, 3x3 conv h->h (mask B), ReLU, 1x1 conv h->2h
+    ReLU, 1x1 conv (mask B), ReLU, 1x1 conv (mask B) -> 256-way softmax (or Bernoulli)
+
+Deviations:
+    - Sizes default to a small network (h=64, 7 blocks, 128 output maps) that trains on
+      a CPU; the paper's CIFAR-10 model used h=128, 15 blocks and 1024 output maps.
+    - Class conditioning adds a learned per-class bias inside every residual block, the
+      simplest form of the conditional PixelCNN (van den Oord et al. 2016b, eq. 4).
+    - The plain PixelCNN has a blind spot (pixels to the upper right of its receptive
+      field); the Gated PixelCNN, which removes it, is a separate model.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from genzoo.config import DataSpec, PixelCNNConfig
+from genzoo.errors import UserInputError
+from genzoo.models.autoregressive import AutoregressiveModel
+from genzoo.nn.masked import MaskedConv2d
+
+
+class ResidualBlock(nn.Module):
+    """The PixelCNN residual block (figure 5): 2h -> h -> h (3x3 masked) -> 2h, plus skip.
+
+    Args:
+        h: channels inside the block (the residual stream has 2h).
+        color_channels: colour channels of the image, for the channel masks.
+        num_classes: if given, add a learned per-class bias after the 3x3 convolution.
+    """
+
+    def __init__(self, h: int, color_channels: int, num_classes: int | None) -> None:
+        super().__init__()
+        self.reduce = MaskedConv2d(2 * h, h, 1, "B", color_channels)
+        self.conv = MaskedConv2d(h, h, 3, "B", color_channels)
+        self.expand = MaskedConv2d(h, 2 * h, 1, "B", color_channels)
+        self.class_bias = nn.Embedding(num_classes, h) if num_classes else None
+        self.act = nn.ReLU()
+
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        # x: (N, 2h, H, W) -> (N, 2h, H, W)
+        y = self.conv(self.act(self.reduce(self.act(x))))  # (N, h, H, W)
+        if self.class_bias is not None and labels is not None:
+            y = y + self.class_bias(labels)[:, :, None, None]
+        return x + self.expand(self.act(y))
+
+
+class PixelCNN(AutoregressiveModel):
+    """PixelCNN with exact likelihood; see the module docstring for the paper and deviations.
+
+    Args:
+        config: sizes and options (:class:`genzoo.config.PixelCNNConfig`).
+        data: image shape (C, H, W), kind ("8bit" or "binary") and number of classes.
+    """
+
+    name = "pixelcnn"
+
+    def __init__(self, config: PixelCNNConfig, data: DataSpec) -> None:
+        super().__init__(config, data)
+        if len(data.image_shape) != 3:
+            raise UserInputError(f"PixelCNN models images (C, H, W), not {data.image_shape}")
+        if config.conditional and not data.num_classes:
+            raise UserInputError(
+                "a conditional PixelCNN needs labelled data (num_classes); "
+                "drop --model.conditional or use a labelled dataset"
+            )
+        c = data.image_shape[0]
+        h = config.hidden_channels
+        if min(h, config.output_channels, config.num_blocks) <= 0:
+            raise UserInputError("hidden_channels, output_channels and num_blocks must be > 0")
+        num_classes = data.num_classes if config.conditional else None
+        out_per_channel = 256 if data.kind == "8bit" else 1
+        self.input_conv = MaskedConv2d(c, 2 * h, 7, "A", c)
+        self.blocks = nn.ModuleList(
+            ResidualBlock(h, c, num_classes) for _ in range(config.num_blocks)
+        )
+        self.head = nn.Sequential(
+            nn.ReLU(),
+            MaskedConv2d(2 * h, config.output_channels, 1, "B", c),
+            nn.ReLU(),
+            MaskedConv2d(config.output_channels, c * out_per_channel, 1, "B", c),
+        )
+
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """The network: (N, C, H, W) in [-1, 1] -> (N, C * K, H, W) raw outputs."""
+        y = self.input_conv(x)  # (N, 2h, H, W)
+        for block in self.blocks:
+            y = block(y, labels)
+        return self.head(y)
+
+    def logits(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        n, c, hh, ww = x.shape
+        out = self(x, labels)  # (N, C*K, H, W), channel-major: all of R's outputs first
+        if self.data.kind == "8bit":
+            return out.view(n, c, 256, hh, ww)
+        return out  # (N, C, H, W)

@@ -1,0 +1,5 @@
+"""Layers shared by several model families."""
+
+from genzoo.nn.masked import MaskedConv2d, causal_mask
+
+__all__ = ["MaskedConv2d", "causal_mask"]

@@ -1,0 +1,104 @@
+"""The one name registry: model name -> (config class, model class).
+
+The command line, checkpoints and the test suite all read this table. Model classes are
+named as ``"module:Class"`` strings and imported only when a model is built, so that
+listing models or printing ``--help`` does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from genzoo.config import DataSpec, PixelCNNConfig, from_dict
+from genzoo.errors import UserInputError
+
+if TYPE_CHECKING:
+    from genzoo.models.base import GenerativeModel
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One registered model family.
+
+    Attributes:
+        name: the name users type (``genzoo train NAME``).
+        config_class: its frozen config dataclass (in :mod:`genzoo.config`).
+        target: ``"module:Class"`` of the model, imported lazily.
+        summary: one line for listings.
+        data_kinds: the data kinds the model accepts.
+    """
+
+    name: str
+    config_class: type
+    target: str
+    summary: str
+    data_kinds: tuple[str, ...]
+
+    def model_class(self) -> type[GenerativeModel]:
+        module, _, cls = self.target.partition(":")
+        return getattr(importlib.import_module(module), cls)
+
+
+MODELS: dict[str, ModelEntry] = {
+    entry.name: entry
+    for entry in [
+        ModelEntry(
+            "pixelcnn",
+            PixelCNNConfig,
+            "genzoo.models.pixelcnn:PixelCNN",
+            "PixelCNN, masked convolutions (van den Oord et al. 2016)",
+            ("8bit", "binary"),
+        ),
+    ]
+}
+
+
+def get_entry(name: str) -> ModelEntry:
+    """The registry entry for ``name``, or a UserInputError listing the known names."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise UserInputError(
+            f"unknown model {name!r}; choose one of: {', '.join(sorted(MODELS))}"
+        ) from None
+
+
+def create_model(
+    name: str,
+    *,
+    image_shape: tuple[int, ...] = (1, 28, 28),
+    kind: str = "8bit",
+    num_classes: int | None = None,
+    config: Any = None,
+    **overrides: Any,
+) -> GenerativeModel:
+    """Build a fresh model by name.
+
+    Args:
+        name: a registered model name, e.g. ``"pixelcnn"``.
+        image_shape: (C, H, W) of the data.
+        kind: ``"8bit"`` or ``"binary"`` (or ``"points"`` for toy 2-D models).
+        num_classes: number of classes, for conditional models.
+        config: a config instance; if None, built from the defaults and ``overrides``.
+        **overrides: config fields, e.g. ``hidden_channels=32``.
+
+    Example:
+        >>> model = create_model("pixelcnn", image_shape=(1, 28, 28), hidden_channels=32)
+    """
+    entry = get_entry(name)
+    if config is None:
+        config = from_dict(entry.config_class, overrides, where=f"model {name!r}")
+    elif overrides:
+        raise UserInputError("pass either config= or field overrides to create_model, not both")
+    if not isinstance(config, entry.config_class):
+        raise UserInputError(
+            f"model {name!r} takes a {entry.config_class.__name__}, got {type(config).__name__}"
+        )
+    data = DataSpec(image_shape=tuple(image_shape), kind=kind, num_classes=num_classes)  # type: ignore[arg-type]
+    if data.kind not in entry.data_kinds:
+        raise UserInputError(
+            f"model {name!r} takes {' or '.join(entry.data_kinds)} data, not {data.kind!r}"
+        )
+    return entry.model_class()(config, data)

@@ -1,0 +1,162 @@
+"""Checkpoints, exports and loading, without unpickling arbitrary objects.
+
+Two on-disk forms:
+
+- A *run directory* (written by the training loop)::
+
+      run.json            what was trained: model name and config, data, train config
+      checkpoint.pt       full training state (weights, optimizers, EMA, step, RNG states)
+      model/              the export below, refreshed at every checkpoint
+      logs/               TensorBoard events and metrics.csv
+      samples/            sample grids written during training
+
+- An *exported model*: a folder with ``config.json`` (model name, config, data spec) and
+  ``model.safetensors`` (the weights; the EMA weights when the run kept an average).
+
+``checkpoint.pt`` is written with ``torch.save`` and read with ``torch.load(...,
+weights_only=True)``, whose unpickler accepts only tensors and plain containers, so a
+crafted checkpoint cannot run code. Everything else is JSON or safetensors.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from genzoo.config import DataSpec, from_dict, to_dict
+from genzoo.errors import CorruptFileError, UserInputError
+from genzoo.io import atomic_path, write_json
+from genzoo.registry import get_entry
+
+if TYPE_CHECKING:
+    from genzoo.models.base import GenerativeModel
+
+FORMAT_VERSION = 1
+RUN_FILE = "run.json"
+CHECKPOINT_FILE = "checkpoint.pt"
+EXPORT_DIR = "model"
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write a training state (tensors, numbers, strings, lists, dicts) atomically."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a training state written by :func:`save_checkpoint`; never runs pickled code."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} not found; train first or check the path")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # torch raises several types for truncated or foreign files
+        raise CorruptFileError(
+            f"checkpoint {path} is unreadable ({type(e).__name__}: {str(e).splitlines()[0]}); "
+            "it is truncated, corrupt or not a genzoo checkpoint: restore it or train again"
+        ) from e
+    if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
+        raise CorruptFileError(
+            f"checkpoint {path} is not a genzoo checkpoint (format {FORMAT_VERSION})"
+        )
+    return state
+
+
+def export_model(model: GenerativeModel, out_dir: Path, state_dict: dict | None = None) -> Path:
+    """Write ``config.json`` + ``model.safetensors`` so the model can be rebuilt alone.
+
+    Args:
+        model: the model (its name, config and data spec are saved).
+        out_dir: the folder to write (created; both files replaced atomically).
+        state_dict: weights to save instead of ``model.state_dict()`` (e.g. EMA weights).
+    """
+    out_dir = Path(out_dir)
+    weights = state_dict if state_dict is not None else model.state_dict()
+    weights = {k: v.detach().cpu().contiguous() for k, v in weights.items()}
+    with atomic_path(out_dir / "model.safetensors") as tmp:
+        save_file(weights, str(tmp))
+    write_json(
+        out_dir / "config.json",
+        {
+            "format": FORMAT_VERSION,
+            "model": model.name,
+            "config": to_dict(model.config),
+            "data": to_dict(model.data),
+        },
+    )
+    return out_dir
+
+
+def model_from_config(meta: dict[str, Any], where: str) -> GenerativeModel:
+    """Rebuild an untrained model from the ``config.json`` dict of an export."""
+    try:
+        entry = get_entry(meta["model"])
+        config = from_dict(entry.config_class, meta["config"], where=where)
+        data = from_dict(DataSpec, meta["data"], where=where)
+    except KeyError as e:
+        raise CorruptFileError(f"{where} lacks the key {e}; re-export the model") from e
+    return entry.model_class()(config, data)
+
+
+def load(path: str | Path, map_location: str | torch.device = "cpu") -> GenerativeModel:
+    """Load a trained model from a run directory or an exported model folder.
+
+    Returns the model in eval mode. A run directory gives its latest export (written at
+    every checkpoint, holding the EMA weights when the run kept an average).
+
+    Raises:
+        FileNotFoundError: when ``path`` holds neither form.
+        CorruptFileError: when the files exist but cannot be read.
+    """
+    path = Path(path)
+    if (path / RUN_FILE).is_file():
+        path = path / EXPORT_DIR
+    config_file, weights_file = path / "config.json", path / "model.safetensors"
+    if not (config_file.is_file() and weights_file.is_file()):
+        raise FileNotFoundError(
+            f"{path} is neither a run directory (with {RUN_FILE}) nor an exported model "
+            "(config.json + model.safetensors); pass the --out folder of 'genzoo train'"
+        )
+    try:
+        meta = json.loads(config_file.read_text())
+    except json.JSONDecodeError as e:
+        raise CorruptFileError(f"{config_file} is not valid JSON ({e}); re-export the model") from e
+    model = model_from_config(meta, where=str(config_file))
+    try:
+        weights = load_file(str(weights_file), device=str(map_location))
+    except (SafetensorError, OSError) as e:
+        raise CorruptFileError(
+            f"{weights_file} is unreadable ({e}); it is truncated or corrupt: re-export it "
+            "from the run's checkpoint.pt with 'genzoo export'"
+        ) from e
+    try:
+        model.load_state_dict(weights, strict=True)
+    except RuntimeError as e:
+        raise CorruptFileError(
+            f"{weights_file} does not match its config.json ({str(e).splitlines()[0]})"
+        ) from e
+    return model.to(map_location).eval()
+
+
+def read_run(run_dir: Path) -> dict[str, Any]:
+    """The ``run.json`` of a run directory, as a dict."""
+    f = Path(run_dir) / RUN_FILE
+    if not f.is_file():
+        raise FileNotFoundError(f"{run_dir} holds no run ({RUN_FILE} missing); train there first")
+    try:
+        return json.loads(f.read_text())
+    except json.JSONDecodeError as e:
+        raise CorruptFileError(f"{f} is not valid JSON ({e}); restore or delete the run") from e
+
+
+def check_is_model(obj: Any) -> None:
+    """Raise a UserInputError unless ``obj`` is a genzoo model."""
+    from genzoo.models.base import GenerativeModel
+
+    if not isinstance(obj, GenerativeModel):
+        raise UserInputError(f"expected a genzoo model, got {type(obj).__name__}")

@@ -1,0 +1,69 @@
+"""Image grids, written as PNG.
+
+Hand-written rather than torchvision's ``make_grid`` because PyPI's torchvision does not
+import beside the CPU torch build this project installs (see README), and a grid is a few
+lines of tensor reshaping.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+from PIL import Image
+from torch import Tensor
+
+from genzoo.errors import UserInputError
+from genzoo.io import atomic_path
+
+
+def make_grid(
+    images: Tensor, nrow: int | None = None, padding: int = 2, pad_value: int = 255
+) -> Tensor:
+    """Tile images into one picture.
+
+    Args:
+        images: uint8 (N, C, H, W) in data space; binary images (values 0/1) are scaled to 0/255.
+        nrow: images per row (default: about sqrt(N)).
+        padding: pixels between tiles.
+        pad_value: grey level of the padding.
+
+    Returns:
+        uint8 (C, H', W').
+    """
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise UserInputError(
+            f"a grid needs images of shape (N, 1 or 3, H, W), got {tuple(images.shape)}"
+        )
+    images = images.detach().cpu()
+    if images.dtype != torch.uint8:
+        raise UserInputError(f"a grid needs uint8 images, got {images.dtype}")
+    if images.numel() and int(images.max()) <= 1:
+        images = images * 255
+    n, c, h, w = images.shape
+    nrow = nrow or max(1, math.ceil(math.sqrt(n)))
+    ncol = math.ceil(n / nrow)
+    grid = torch.full(
+        (c, ncol * (h + padding) + padding, nrow * (w + padding) + padding),
+        pad_value,
+        dtype=torch.uint8,
+    )
+    for k in range(n):
+        r, col = divmod(k, nrow)
+        y, x = padding + r * (h + padding), padding + col * (w + padding)
+        grid[:, y : y + h, x : x + w] = images[k]
+    return grid
+
+
+def save_grid(images: Tensor, path: str | Path, nrow: int | None = None, scale: int = 1) -> Path:
+    """Write ``make_grid(images, nrow)`` as a PNG, atomically; ``scale`` enlarges it."""
+    grid = make_grid(images, nrow)  # (C, H, W)
+    array = grid.permute(1, 2, 0).numpy()
+    img = Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array)
+    if scale > 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        img.save(tmp, format="PNG")
+    return path

@@ -1,0 +1,20 @@
+"""Helpers shared by the tests: tiny configs of every registered model, weight scrambling."""
+
+from __future__ import annotations
+
+import torch
+
+# The smallest sensible config of each registered model; test_contract.py fails if a
+# registered model has no entry here, so every new family joins the conformance suite.
+TINY: dict[str, dict] = {
+    "pixelcnn": {"hidden_channels": 6, "num_blocks": 1, "output_channels": 12},
+}
+
+
+def scramble(model: torch.nn.Module, scale: float = 3.0, seed: int = 0) -> torch.nn.Module:
+    """Give a model large random weights, so its distributions are far from uniform."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * scale / max(1, p[0].numel()) ** 0.5)
+    return model

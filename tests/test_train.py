@@ -1,0 +1,150 @@
+"""The training loop and checkpoints: exact resume, safe loading, protected run folders."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import types
+
+import pytest
+import torch
+from torch.utils.data import Dataset
+
+import genzoo
+from genzoo.config import TrainConfig
+from genzoo.errors import CorruptFileError, NonFiniteLossError, RunExistsError
+from genzoo.train.checkpoint import load_checkpoint
+from genzoo.train.loop import fit, step_batches
+from helpers import TINY
+
+
+class NoisyBinary(Dataset):
+    """Images binarised afresh on every access (like dynamic binarisation), so an exact
+    resume needs the global RNG state restored as well as the data order."""
+
+    def __init__(self, n: int = 40) -> None:
+        self.p = torch.rand(n, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+
+    def __len__(self) -> int:
+        return len(self.p)
+
+    def __getitem__(self, i: int):
+        return torch.bernoulli(self.p[i]).to(torch.uint8), torch.tensor(-1)
+
+
+def make_model():
+    torch.manual_seed(0)
+    return genzoo.create_model("pixelcnn", image_shape=(1, 4, 4), kind="binary", **TINY["pixelcnn"])
+
+
+def cfg(**kw) -> TrainConfig:
+    base = dict(
+        steps=6,
+        batch_size=8,
+        log_every=1,
+        sample_every=0,
+        checkpoint_every=3,
+        ema_decay=0.9,
+        progress=False,
+        accelerator="cpu",
+    )
+    return TrainConfig(**(base | kw))
+
+
+def test_resumed_run_equals_uninterrupted_run(tmp_path):
+    whole = fit(make_model(), NoisyBinary(), tmp_path / "whole", cfg())
+    fit(make_model(), NoisyBinary(), tmp_path / "parts", cfg(steps=3))
+    parts = fit(make_model(), NoisyBinary(), tmp_path / "parts", cfg(steps=6), resume=True)
+    for (k, a), b in zip(whole.state_dict().items(), parts.state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
+    ema_whole = load_checkpoint(tmp_path / "whole" / "checkpoint.pt")["ema"]
+    ema_parts = load_checkpoint(tmp_path / "parts" / "checkpoint.pt")["ema"]
+    for k in ema_whole:
+        assert torch.equal(ema_whole[k], ema_parts[k]), k
+    # and the runs did train: the weights moved away from their initial values
+    assert not torch.equal(
+        make_model().state_dict()["input_conv.weight"], whole.state_dict()["input_conv.weight"]
+    )
+
+
+def test_step_batches_continue_across_epochs_from_any_step():
+    full = [b for _, b in zip(range(10), step_batches(10, 3, seed=1, start_step=0), strict=False)]
+    late = [b for _, b in zip(range(6), step_batches(10, 3, seed=1, start_step=4), strict=False)]
+    assert late == full[4:]
+    epoch = [i for b in full[:3] for i in b]
+    assert len(epoch) == len(set(epoch)) == 9  # no repeats within an epoch
+    # two ranks split the one global batch between them, without overlap
+    whole = next(step_batches(10, 4, 1, 0))
+    ranks = [next(step_batches(10, 4, 1, 0, rank=r, world_size=2)) for r in (0, 1)]
+    assert sorted(ranks[0] + ranks[1]) == sorted(whole) and not set(ranks[0]) & set(ranks[1])
+
+
+def test_export_is_loaded_with_ema_weights_and_identical_log_prob(tmp_path):
+    model = fit(make_model(), NoisyBinary(), tmp_path / "run", cfg(ema_decay=0.0))
+    loaded = genzoo.load(tmp_path / "run")
+    x = NoisyBinary().p.round().to(torch.uint8)[:5]
+    assert torch.equal(model.log_prob(x), loaded.log_prob(x))
+    assert not loaded.training
+
+
+def test_existing_run_is_never_overwritten(tmp_path):
+    out = tmp_path / "run"
+    fit(make_model(), NoisyBinary(), out, cfg(steps=2))
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    with pytest.raises(RunExistsError, match="--resume"):
+        fit(make_model(), NoisyBinary(), out, cfg(steps=2))
+    assert before == {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    fit(make_model(), NoisyBinary(), out, cfg(steps=2), force=True)
+    moved = [p for p in tmp_path.iterdir() if p.name.startswith("run.replaced-")]
+    assert len(moved) == 1 and (moved[0] / "checkpoint.pt").is_file()
+
+
+def test_resume_without_a_run_is_an_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="drop --resume"):
+        fit(make_model(), NoisyBinary(), tmp_path / "none", cfg(), resume=True)
+
+
+def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    model = make_model()
+    real_loss = model.loss
+    calls = {"n": 0}
+
+    def flaky(self, images, labels=None):
+        calls["n"] += 1
+        out = real_loss(images, labels)
+        if calls["n"] == 5:
+            out["loss"] = out["loss"] * float("nan")
+        return out
+
+    monkeypatch.setattr(model, "loss", types.MethodType(flaky, model))
+    with pytest.raises(NonFiniteLossError, match="step 4"):
+        fit(model, NoisyBinary(), tmp_path / "run", cfg(steps=10))
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == 3
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("touch PWNED",))
+
+
+def test_checkpoints_never_unpickle_arbitrary_objects(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "checkpoint.pt"
+    path.write_bytes(pickle.dumps({"format": 1, "x": _Evil()}))
+    with pytest.raises(CorruptFileError, match="unreadable"):
+        load_checkpoint(path)
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_truncated_checkpoint_and_weights_give_clear_errors(tmp_path):
+    fit(make_model(), NoisyBinary(), tmp_path / "run", cfg(steps=2))
+    ckpt = tmp_path / "run" / "checkpoint.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[:200])
+    with pytest.raises(CorruptFileError, match="truncated"):
+        load_checkpoint(ckpt)
+    weights = tmp_path / "run" / "model" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(CorruptFileError, match="truncated"):
+        genzoo.load(tmp_path / "run")
+    with pytest.raises(FileNotFoundError, match="neither a run"):
+        genzoo.load(tmp_path)
