@@ -198,6 +198,16 @@ def _check_out_file(path: Path, force: bool) -> None:
         raise UserInputError(f"{path} exists; pass --force to overwrite it or choose another --out")
 
 
+def run_train_command(argv: Sequence[str]) -> int:
+    """``genzoo train MODEL ...``: the model name picks the typed config of the options."""
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage: genzoo train MODEL [options]   (genzoo train MODEL --help)\n\nmodels:")
+        for e in MODELS.values():
+            print(f"  {e.name:<10} {e.summary}")
+        return 0 if argv else 2
+    return run_train(argv[0], argv[1:])
+
+
 def run_train(model_name: str, argv: Sequence[str]) -> int:
     entry = get_entry(model_name)
     prog = f"genzoo train {model_name}"
@@ -212,10 +222,11 @@ def run_train(model_name: str, argv: Sequence[str]) -> int:
             )
         recipe = load_recipe(Path(argv[i + 1]))
         del argv[i : i + 2]
-        default = _apply_recipe(default, recipe, where=str(argv and recipe and i))
+        default = _apply_recipe(default, recipe)
     args = tyro.cli(command_cls, args=argv, default=default, prog=prog, description=entry.summary)
     if args.print_config:
-        print(_to_toml({k: v for k, v in to_dict(args).items() if k not in ("print_config",)}))
+        settings = to_dict(args)
+        print(_to_toml({k: settings[k] for k in (*RECIPE_KEYS, "model", "train")}))
         return 0
 
     import torch
@@ -223,7 +234,7 @@ def run_train(model_name: str, argv: Sequence[str]) -> int:
     from genzoo.data import load_dataset
     from genzoo.registry import create_model
     from genzoo.train.checkpoint import RUN_FILE, read_run
-    from genzoo.train.loop import fit
+    from genzoo.train.loop import claim_run_dir, fit
 
     train_cfg, model_cfg, data_info = (
         args.train,
@@ -235,6 +246,8 @@ def run_train(model_name: str, argv: Sequence[str]) -> int:
             "seed": args.train.seed,
         },
     )
+    if not args.force:  # fail before loading any data (this check changes nothing on disk)
+        claim_run_dir(args.out, resume=args.resume, force=False)
     if args.resume and (args.out / RUN_FILE).is_file():
         # The stored settings win; only a larger --train.steps extends the run.
         stored = read_run(args.out)
@@ -283,12 +296,15 @@ def run_train(model_name: str, argv: Sequence[str]) -> int:
     return 0
 
 
-def _apply_recipe(default: TrainCommand, recipe: dict[str, Any], where: str) -> TrainCommand:
+RECIPE_KEYS = ("data", "out", "data_root", "image_size")
+
+
+def _apply_recipe(default: TrainCommand, recipe: dict[str, Any]) -> TrainCommand:
+    """The recipe's settings as the defaults of the train command."""
     recipe = dict(recipe)
     model = from_dict(type(default.model), recipe.pop("model", {}), where="recipe [model]")
     train = from_dict(TrainConfig, recipe.pop("train", {}), where="recipe [train]")
-    allowed = {"data", "out", "data_root", "image_size"}
-    unknown = sorted(set(recipe) - allowed)
+    unknown = sorted(set(recipe) - set(RECIPE_KEYS))
     if unknown:
         raise UserInputError(
             f"recipe: unknown setting(s) {', '.join(unknown)}; known: "
@@ -448,7 +464,7 @@ def run_data(argv: Sequence[str]) -> int:
 
 
 COMMANDS: dict[str, tuple[str, Callable[[Sequence[str]], int]]] = {
-    "train": ("Train a model: genzoo train MODEL --data NAME --out DIR", lambda a: 0),
+    "train": ("Train a model: genzoo train MODEL --data NAME --out DIR", run_train_command),
     "sample": ("Draw samples or completions into a PNG grid", run_sample),
     "eval": ("Likelihood of a split in nats and bits/dim", run_eval),
     "export": ("Export a run's model (config.json + model.safetensors)", run_export),
@@ -480,15 +496,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     command, rest = argv[0], argv[1:]
     try:
-        if command == "train":
-            if not rest or rest[0] in ("-h", "--help"):
-                print(
-                    "usage: genzoo train MODEL [options]   (genzoo train MODEL --help)\n\nmodels:"
-                )
-                for e in MODELS.values():
-                    print(f"  {e.name:<10} {e.summary}")
-                return 0 if rest else 2
-            return run_train(rest[0], rest[1:])
         if command not in COMMANDS:
             raise UserInputError(
                 f"unknown command {command!r}; choose one of: {', '.join(COMMANDS)}"

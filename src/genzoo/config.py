@@ -135,8 +135,8 @@ T = TypeVar("T")
 
 
 def to_dict(config: Any) -> dict[str, Any]:
-    """A config dataclass as a JSON-able dict (tuples become lists)."""
-    return json.loads(json.dumps(dataclasses.asdict(config)))
+    """A config dataclass as a JSON-able dict (tuples become lists, paths strings)."""
+    return json.loads(json.dumps(dataclasses.asdict(config), default=str))
 
 
 def from_dict(cls: type[T], data: dict[str, Any], *, where: str = "config") -> T:

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what genzoo needs into .venv (created if missing): PyTorch (the CPU build where
+# pip finds torch 2.13.0, else pip's default build), genzoo itself with its test tools,
+# and, where apt-get is usable, Debian's Fashion-MNIST files. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
+if ! .venv/bin/python -c "import torch" 2>/dev/null; then
+  "${PIP[@]}" "torch==2.13.0" || "${PIP[@]}" "torch>=2.2,<3"
+fi
+"${PIP[@]}" -e ".[test]"
+if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist) >/dev/null \
+      || echo "setup: could not install dataset-fashion-mnist; run 'genzoo data prepare fashion-mnist --download'"
+  else
+    echo "setup: Fashion-MNIST not found; run 'sudo apt-get install dataset-fashion-mnist' or" \
+         "'.venv/bin/genzoo data prepare fashion-mnist --download'"
+  fi
+fi
