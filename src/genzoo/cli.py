@@ -448,13 +448,14 @@ def run_data(argv: Sequence[str]) -> int:
     from genzoo import data
 
     if isinstance(args, DataList):
-        print(f"{'name':<26} {'kind':<7} {'shape':<12} {'classes':<8} description")
-        for info in data.list_datasets():
+        infos = data.list_datasets()
+        width = max(len(i.name) for i in infos) + 2
+        print(f"{'name':<{width}}{'kind':<8}{'shape':<10}{'classes':<9}files")
+        for info in infos:
             shape = "x".join(map(str, info.image_shape)) if info.image_shape else "any"
-            print(
-                f"{info.name:<26} {info.kind:<7} {shape:<12} {info.num_classes or '-'!s:<8} "
-                f"{info.description}"
-            )
+            classes = str(info.num_classes or "-")
+            print(f"{info.name:<{width}}{info.kind:<8}{shape:<10}{classes:<9}{data.locate(info.name)}")
+            print(f"{'':<{width}}{info.description}")
         return 0
     where = data.prepare(
         args.name, root=args.root, download=args.download, image_size=args.image_size

@@ -12,7 +12,14 @@ fetched only by an explicit ``prepare(name, download=True)``.
 from __future__ import annotations
 
 from genzoo.data.datasets import ImageDataset, PointDataset
-from genzoo.data.registry import DatasetInfo, dataset_info, list_datasets, load_dataset, prepare
+from genzoo.data.registry import (
+    DatasetInfo,
+    dataset_info,
+    list_datasets,
+    load_dataset,
+    locate,
+    prepare,
+)
 
 __all__ = [
     "DatasetInfo",
@@ -21,5 +28,6 @@ __all__ = [
     "dataset_info",
     "list_datasets",
     "load_dataset",
+    "locate",
     "prepare",
 ]

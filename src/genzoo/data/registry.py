@@ -191,6 +191,27 @@ def _locate(source: str, splits: tuple[str, ...], root: str | Path | None) -> Pa
     return find_data_dir(source, lambda d: all(idx_path(d, s) for s in stems), root)
 
 
+def locate(spec: str, root: str | Path | None = None) -> str:
+    """Where a dataset's files are on this machine, without reading them.
+
+    Returns:
+        The folder holding them, "generated" (toy2d), "ships with scikit-learn" (digits),
+        "a folder you name" (image-folder), or "missing".
+    """
+    info = dataset_info(spec)
+    name = info.name.partition(":")[0]
+    if name == "toy2d":
+        return "generated"
+    if name == "digits":
+        return "ships with scikit-learn"
+    if name == "image-folder":
+        return "a folder you name"
+    try:
+        return str(_locate(_file_source(info.name), info.splits, root))
+    except DataNotFoundError:
+        return "missing"
+
+
 def _read(source: str, split: str, directory: Path) -> tuple[torch.Tensor, torch.Tensor]:
     if source == "cifar10":
         return load_cifar_split(directory, split, _repair_hint(source))
