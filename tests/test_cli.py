@@ -168,13 +168,16 @@ def test_recipe_file_and_dotted_overrides(tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert 'data = "digits"' in out and "hidden_channels = 12" in out and "lr = 0.5" in out
+    recipe.write_text("epochs = 3\n")
+    assert main(["train", "pixelcnn", "--config", str(recipe)]) == 2
+    assert "unknown setting(s) epochs" in capsys.readouterr().err
     recipe.write_text("[model]\nhiden_channels = 12\n")
     assert main(["train", "pixelcnn", "--config", str(recipe)]) == 2
     assert "unknown setting(s) hiden_channels" in capsys.readouterr().err
 
 
 def test_help_needs_no_torch():
-    """`genzoo --help` and `genzoo train pixelcnn --help` import no torch (so they answer at once)."""
+    """`genzoo --help` and `genzoo train pixelcnn --help` import no torch, so answer at once."""
     code = (
         "import sys; from genzoo.cli import main\n"
         "for argv in (['--help'], ['train', 'pixelcnn', '--help']):\n"

@@ -137,9 +137,10 @@ class DataPrepare:
     """Image size for image-folder datasets."""
 
 
-DataCommand = Annotated[DataList, tyro.conf.subcommand("list")] | Annotated[
-    DataPrepare, tyro.conf.subcommand("prepare")
-]
+DataCommand = (
+    Annotated[DataList, tyro.conf.subcommand("list")]
+    | Annotated[DataPrepare, tyro.conf.subcommand("prepare")]
+)
 
 
 # ---------------------------------------------------------------------------------------
@@ -308,7 +309,7 @@ def _apply_recipe(default: TrainCommand, recipe: dict[str, Any]) -> TrainCommand
     if unknown:
         raise UserInputError(
             f"recipe: unknown setting(s) {', '.join(unknown)}; known: "
-            f"[model], [train], {', '.join(sorted(allowed))}"
+            f"[model], [train], {', '.join(RECIPE_KEYS)}"
         )
     fields = {k: (Path(v) if k in ("out", "data_root") else v) for k, v in recipe.items()}
     return dataclasses.replace(default, model=model, train=train, **fields)
@@ -454,7 +455,9 @@ def run_data(argv: Sequence[str]) -> int:
         for info in infos:
             shape = "x".join(map(str, info.image_shape)) if info.image_shape else "any"
             classes = str(info.num_classes or "-")
-            print(f"{info.name:<{width}}{info.kind:<8}{shape:<10}{classes:<9}{data.locate(info.name)}")
+            print(
+                f"{info.name:<{width}}{info.kind:<8}{shape:<10}{classes:<9}{data.locate(info.name)}"
+            )
             print(f"{'':<{width}}{info.description}")
         return 0
     where = data.prepare(
