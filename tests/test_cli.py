@@ -95,11 +95,12 @@ def test_eval_reports_nats_and_bits_per_dim(run_dir, capsys):
     out = capsys.readouterr().out
     assert "nats/image" in out and "bits/dim" in out and "exact" in out
     result = json.loads((run_dir / "eval" / "test.json").read_text())
-    assert result["n"] == 50
-    assert result["bits_per_dim"] == pytest.approx(result["nll_nats"] / (64 * 0.6931471805599453))
+    assert result["n"] == 50 and result["likelihood"] == "exact"
+    nll = result["nll"]
+    assert nll["bits_per_dim"] == pytest.approx(nll["nats_per_image"] / (64 * 0.6931471805599453))
     model = genzoo.load(run_dir)
     x = genzoo.data.load_dataset("digits", "test").images[:50]
-    assert -model.log_prob(x).mean().item() == pytest.approx(result["nll_nats"], rel=1e-5)
+    assert -model.log_prob(x).mean().item() == pytest.approx(nll["nats_per_image"], rel=1e-5)
 
 
 def test_resume_continues_to_more_steps(run_dir, tmp_path):

@@ -105,6 +105,9 @@ class TrainConfig:
     """Images in the periodic sample grid."""
     checkpoint_every: int = 500
     """Write a checkpoint (atomically) every this many steps, and always at the end."""
+    max_minutes: float = 0.0
+    """Stop after this much wall-clock time, with a checkpoint (0: no limit); for fixed
+    time budgets. --resume then continues towards --train.steps."""
     accelerator: str = "auto"
     """Lightning Fabric accelerator: auto, cpu, cuda, mps."""
     devices: str = "1"
@@ -124,6 +127,8 @@ class TrainConfig:
                 raise UserInputError(f"--train.{name.replace('_', '-')} must be positive")
         if self.lr <= 0:
             raise UserInputError("--train.lr must be positive")
+        if self.max_minutes < 0:
+            raise UserInputError("--train.max-minutes must be >= 0 (0: no limit)")
         if not 0.0 <= self.ema_decay < 1.0:
             raise UserInputError("--train.ema-decay must be in [0, 1)")
 

@@ -84,6 +84,17 @@ class GenerativeModel(nn.Module):
             f"{type(self).__name__} defines no likelihood; compare it by sample quality instead"
         )
 
+    def nll_terms(
+        self, images: Tensor, labels: Tensor | None = None, **options: Any
+    ) -> dict[str, Tensor]:
+        """Per-example negative log-likelihood figures in nats, for ``genzoo eval``.
+
+        The default is ``{"nll": -log_prob}``. A family whose likelihood is bounded returns
+        one entry per estimator, named so the name says what it is (e.g. ``"nll_elbo"``,
+        ``"nll_iwae5000"``), and may read estimator options (e.g. ``iwae_k``).
+        """
+        return {"nll": -self.log_prob(images, labels)}
+
     # -- training hooks --------------------------------------------------------------
 
     def configure_optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:

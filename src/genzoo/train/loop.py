@@ -17,6 +17,7 @@ import datetime
 import math
 import random
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -279,6 +280,7 @@ def fit(
         dynamic_ncols=True,
     )
     step = start
+    deadline = time.monotonic() + 60 * train.max_minutes if train.max_minutes else math.inf
     wrapped.train()
     batches = iter(loader)  # draws a seed from the global RNG, so restore RNG states after it
     if resume:
@@ -303,8 +305,14 @@ def fit(
                 bar.set_postfix(shown | {"img/s": f"{rate:.0f}"})
             if train.sample_every and step % train.sample_every == 0 and fabric.is_global_zero:
                 _sample_grid(ema.module if ema is not None else raw, train, out, step)
-            if step % train.checkpoint_every == 0 or step == train.steps:
+            out_of_time = fabric.broadcast(time.monotonic() > deadline)  # ranks agree
+            if step % train.checkpoint_every == 0 or step == train.steps or out_of_time:
                 checkpoint(step)
+            if out_of_time:
+                bar.write(
+                    f"stopped at step {step}: --train.max-minutes {train.max_minutes} reached"
+                )
+                break
     except KeyboardInterrupt:
         bar.close()
         if not isinstance(step, int) or step <= start:
