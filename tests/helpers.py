@@ -8,6 +8,11 @@ import torch
 # registered model has no entry here, so every new family joins the conformance suite.
 TINY: dict[str, dict] = {
     "pixelcnn": {"hidden_channels": 6, "num_blocks": 1, "output_channels": 12},
+    "pixelrnn": {"hidden_channels": 12, "num_layers": 1, "output_channels": 12},
+    "gated-pixelcnn": {"hidden_channels": 12, "num_layers": 2, "output_channels": 12},
+    "pixelcnn++": {"filters": 6, "num_resnet": 1, "num_mixtures": 2, "dropout": 0.0},
+    "vae": {"latent_dim": 2, "hidden": 8, "hidden_layers": 1},
+    "gan": {"latent_dim": 4, "width": 4, "hidden_layers": 1},
 }
 
 

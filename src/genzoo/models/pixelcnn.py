@@ -23,6 +23,7 @@ from genzoo.config import DataSpec, PixelCNNConfig
 from genzoo.errors import UserInputError
 from genzoo.models.autoregressive import AutoregressiveModel
 from genzoo.nn.masked import MaskedConv2d
+from genzoo.sampling.cached import ReceptiveField
 
 
 class ResidualBlock(nn.Module):
@@ -99,3 +100,9 @@ class PixelCNN(AutoregressiveModel):
         if self.data.kind == "8bit":
             return out.view(n, c, 256, hh, ww)
         return out  # (N, C, H, W)
+
+    def receptive_field(self) -> ReceptiveField:
+        # 7x7 first layer (3 rows/columns), then one 3x3 per block (1 each); enables the
+        # fast sampler (genzoo.sampling.cached)
+        reach = 3 + self.config.num_blocks
+        return ReceptiveField(up=reach, left=reach, right=reach)

@@ -18,7 +18,7 @@ import math
 import random
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,9 @@ from genzoo.train.checkpoint import (
     read_run,
     save_checkpoint,
 )
+
+POINTS_IN_SCATTER = 1000
+"""Samples in the periodic scatter of a run on 2-D points."""
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -252,8 +255,13 @@ def fit(
         opt = optimizers[name]
         opt.zero_grad(set_to_none=True)
         fabric.backward(loss)
-        if train.grad_clip > 0:
-            norm = fabric.clip_gradients(wrapped, opt, max_norm=train.grad_clip)
+        # Fabric clips the norm of this optimizer's own parameters' gradients; with
+        # --train.grad-clip 0 it only measures it (max_norm inf), on logged steps.
+        if train.grad_clip > 0 or (step + 1) % train.log_every == 0:
+            clip = train.grad_clip if train.grad_clip > 0 else math.inf
+            norm = fabric.clip_gradients(
+                wrapped, opt, max_norm=clip, error_if_nonfinite=train.grad_clip > 0
+            )
             last_norm[f"grad_norm/{name}"] = float(norm)
         opt.step()
 
@@ -304,7 +312,8 @@ def fit(
                 rate = (bar.format_dict.get("rate") or 0.0) * train.batch_size
                 bar.set_postfix(shown | {"img/s": f"{rate:.0f}"})
             if train.sample_every and step % train.sample_every == 0 and fabric.is_global_zero:
-                _sample_grid(ema.module if ema is not None else raw, train, out, step)
+                sampler = ema.module if ema is not None else raw
+                _sample_grid(sampler, train, out, step, getattr(dataset, "log_prob", None))
             out_of_time = fabric.broadcast(time.monotonic() > deadline)  # ranks agree
             if step % train.checkpoint_every == 0 or step == train.steps or out_of_time:
                 checkpoint(step)
@@ -324,23 +333,38 @@ def fit(
     return raw
 
 
-def _sample_grid(model: GenerativeModel, train: TrainConfig, out: Path, step: int) -> None:
-    """Write a grid of samples (fixed generator, so grids are comparable across steps)."""
-    if model.data.kind == "points":
-        return
-    from genzoo.viz import save_grid
+def _sample_grid(
+    model: GenerativeModel,
+    train: TrainConfig,
+    out: Path,
+    step: int,
+    log_density: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> None:
+    """Write a grid of samples (fixed generator, so grids are comparable across steps).
 
+    2-D points are drawn instead as a scatter of at least ``POINTS_IN_SCATTER`` samples
+    over the data's density (``log_density``, e.g. a PointDataset's ``log_prob``).
+    """
+    points = model.data.kind == "points"
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     g = torch.Generator(device).manual_seed(train.seed)
+    n = max(train.num_samples, POINTS_IN_SCATTER) if points else train.num_samples
     labels = None
     if getattr(model.config, "conditional", False) and model.data.num_classes:
-        labels = torch.arange(train.num_samples, device=device) % model.data.num_classes
-    images = model.sample(train.num_samples, labels=labels, generator=g)
-    save_grid(
-        images, out / "samples" / f"step_{step:07d}.png", nrow=int(math.sqrt(train.num_samples))
-    )
+        labels = torch.arange(n, device=device) % model.data.num_classes
+    images = model.sample(n, labels=labels, generator=g)
+    path = out / "samples" / f"step_{step:07d}.png"
+    if points:
+        from genzoo.viz.points import save_scatter
+
+        title = f"{model.name}, step {step}: {n} samples over the data density"
+        save_scatter(images, path, labels=labels, log_density=log_density, title=title)
+    else:
+        from genzoo.viz import save_grid
+
+        save_grid(images, path, nrow=int(math.sqrt(n)))
     model.train(was_training)
 
 

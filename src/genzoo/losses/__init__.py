@@ -1,0 +1,1 @@
+"""Training objectives shared as pure functions (tested against their formulas)."""

@@ -1,0 +1,391 @@
+"""Generative adversarial networks: the minimax game and its successors.
+
+A generator G turns z ~ N(0, I) into a sample; a discriminator (or critic) D scores real
+against generated examples; the two play (Goodfellow et al. 2014, eq. 1)
+
+    min_G max_D V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))].
+
+For a fixed G the best D is D*(x) = p_data(x) / (p_data(x) + p_g(x)), and then
+V(D*, G) = -log 4 + 2 JSD(p_data || p_g) (their theorem 1; tests/test_gan.py checks it).
+The losses (minimax, non-saturating, WGAN, WGAN-GP, LSGAN, hinge) are pure functions in
+:mod:`genzoo.losses.gan`; the networks (DCGAN, MLP) are in :mod:`genzoo.nn.gan_nets`.
+
+Training goes through the one loop (:func:`genzoo.train.loop.fit`): the model has two
+optimizers, "discriminator" and "generator", and overrides only
+:meth:`GAN.training_step`, which takes one D step on every batch and one G step on every
+``n_critic``-th (so ``--train.steps`` counts D updates). Each optimizer holds only its own
+player's parameters; D's parameters stop requiring gradients during the G step and G's
+samples are detached in the D step, so neither step computes the other's gradients.
+
+A GAN defines no density: :meth:`GAN.log_prob` raises :class:`genzoo.errors.NoDensityError`
+(compare GANs by sample-based metrics instead). It has the decoding half of the latent
+interface (:class:`genzoo.models.base.LatentModel`): ``latent_dim`` and ``decode(z) =
+G(z)``; ``encode`` raises, since nothing maps x back to z.
+
+Data scale: 8-bit images enter D as x / 127.5 - 1, binary ones as 2x - 1, points as they
+are; G ends in tanh for images and is linear for points.
+
+Deviations:
+    - Every loss uses Adam (``betas``, DCGAN's (0.5, 0.999) by default); the WGAN paper
+      used RMSProp, WGAN-GP Adam with (0, 0.9): set ``betas`` for that.
+    - n_critic is counted in loop steps, each with a fresh batch; the WGAN papers' extra
+      critic iterations (100 per G step early in WGAN training) are not reproduced.
+    - Samples of binary data are G's tanh output thresholded at 0 (real binary images
+      enter D as -1/+1), not a Bernoulli draw; 8-bit samples are rounded.
+    - EMA of G's weights for sampling is the loop's ``--train.ema-decay``, which averages
+      the whole model (G and D): the averaged G is what sampling and the export use; the
+      averaged D is never used (it costs D's size in memory, nothing else). Batch-norm
+      running statistics of G are averaged too (``use_buffers``).
+    - The conditional G reads a one-hot label concatenated to z (Mirza and Osindero),
+      not the conditional batch norm of Miyato and Koyama's generator.
+    - The truncation trick (Brock et al. 2019, BigGAN) is a sampling option that redraws
+      each latent entry whose magnitude exceeds the threshold.
+
+Distributed training: the D step leaves G's parameters without gradients and the G step
+D's, so DDP needs ``--train.strategy ddp_find_unused_parameters_true``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from genzoo.config import DataSpec, GANConfig, TrainConfig
+from genzoo.errors import NoDensityError, UserInputError
+from genzoo.losses import gan as losses
+from genzoo.models.base import GenerativeModel, StepContext
+from genzoo.nn.gan_nets import (
+    DCGANFeatures,
+    DCGANGenerator,
+    Discriminator,
+    MLPFeatures,
+    MLPGenerator,
+    add_spectral_norm_,
+)
+
+LATENT_CHUNK = 256
+"""Latent codes are drawn in blocks of this many rows, so that code i of a seeded draw
+does not depend on how many codes are drawn (sample i of ``genzoo sample --seed S`` is
+index i of ``genzoo viz arithmetic --seed S``)."""
+
+NO_DENSITY = (
+    "a GAN defines no density: it has no likelihood p(x) to evaluate, only a sampler "
+    "(Goodfellow et al. 2014); compare GANs by sample-based metrics (FID, KID, "
+    "precision/recall) on samples from 'genzoo sample' instead"
+)
+
+
+class GAN(GenerativeModel):
+    """Generator and discriminator of one adversarial game; see the module docstring.
+
+    Args:
+        config: :class:`genzoo.config.GANConfig`.
+        data: shape (C, H, W) or (2,), kind ("8bit", "binary" or "points"), classes.
+
+    Example:
+        >>> model = genzoo.create_model("gan", image_shape=(1, 28, 28), loss="wgan-gp")
+        >>> fit(model, genzoo.data.load_dataset("fashion-mnist"), "runs/gan", TrainConfig())
+        >>> x = model.eval().sample(64, generator=torch.Generator().manual_seed(0))
+    """
+
+    name = "gan"
+    forward_methods: ClassVar[tuple[str, ...]] = ("loss", "discriminator_loss", "generator_loss")
+    has_encoder: ClassVar[bool] = False
+    """The latent views read this: codes come from the prior, not from images."""
+    supports_truncation: ClassVar[bool] = True
+    """``sample`` takes ``truncation=`` (``genzoo sample --truncation``)."""
+
+    def __init__(self, config: GANConfig, data: DataSpec) -> None:
+        super().__init__(config, data)
+        self.loss_name = losses.check_loss_name(config.loss)
+        for field in ("n_critic", "latent_dim", "width"):
+            if getattr(config, field) <= 0:
+                raise UserInputError(f"--model.{field.replace('_', '-')} must be positive")
+        for field in ("hidden_layers", "r1", "gp_weight", "clip_value"):
+            if getattr(config, field) < 0:
+                raise UserInputError(f"--model.{field.replace('_', '-')} must be >= 0")
+        for field in ("lr_g", "lr_d"):
+            value = getattr(config, field)
+            if value is not None and value <= 0:
+                raise UserInputError(f"--model.{field.replace('_', '-')} must be positive")
+        if len(config.betas) != 2 or not all(0.0 <= b < 1.0 for b in config.betas):
+            raise UserInputError(f"--model.betas must be two numbers in [0, 1), got {config.betas}")
+        if config.conditioning not in ("projection", "concat"):
+            raise UserInputError(
+                f"unknown conditioning {config.conditioning!r}; use projection or concat"
+            )
+        if config.conditional and not data.num_classes:
+            raise UserInputError(
+                "a conditional GAN needs labelled data (num_classes); "
+                "drop --model.conditional or use a labelled dataset"
+            )
+        self.architecture = self._resolve_architecture(config.architecture, data)
+        self.d_norm = self._resolve_norm(config, self.architecture)
+        self.latent_dim = config.latent_dim
+        self.num_cond = int(data.num_classes or 0) if config.conditional else 0
+        k = self.num_cond
+        concat_k = k if config.conditioning == "concat" else 0
+        g_in = config.latent_dim + k
+        if self.architecture == "mlp":
+            self.generator: torch.nn.Module = MLPGenerator(
+                g_in, data.image_shape, config.width, config.hidden_layers, data.kind != "points"
+            )
+            body: torch.nn.Module = MLPFeatures(
+                data.num_dims + concat_k, config.width, config.hidden_layers
+            )
+        else:
+            self.generator = DCGANGenerator(g_in, data.image_shape, config.width)
+            c = data.image_shape[0]
+            body = DCGANFeatures(c + concat_k, data.image_shape, config.width, self.d_norm)
+        self.discriminator = Discriminator(body, k, config.conditioning)
+        if config.spectral_norm:
+            add_spectral_norm_(self.discriminator)
+
+    @staticmethod
+    def _resolve_architecture(architecture: str, data: DataSpec) -> str:
+        if architecture == "auto":
+            return "mlp" if data.kind == "points" else "dcgan"
+        if architecture not in ("dcgan", "mlp"):
+            raise UserInputError(f"unknown architecture {architecture!r}; use dcgan, mlp or auto")
+        if architecture == "dcgan" and len(data.image_shape) != 3:
+            raise UserInputError(
+                f"the dcgan networks take images (C, H, W), not {data.image_shape}; "
+                "use --model.architecture mlp (or auto) for 2-D points"
+            )
+        return architecture
+
+    @staticmethod
+    def _resolve_norm(config: GANConfig, architecture: str) -> str:
+        if config.d_norm not in ("auto", "batch", "layer", "none"):
+            raise UserInputError(f"unknown d_norm {config.d_norm!r}; use batch, layer or none")
+        if config.d_norm != "auto":
+            return config.d_norm
+        if config.spectral_norm or architecture == "mlp":
+            return "none"
+        return "layer" if config.loss == "wgan-gp" or config.r1 > 0 else "batch"
+
+    # -- data scale ------------------------------------------------------------------------
+
+    def to_model_space(self, images: Tensor) -> Tensor:
+        """Checked data-space examples -> D's input: [-1, 1] for images, points as floats."""
+        images = self.check_images(images)
+        if self.data.kind == "8bit":
+            return images.float() / 127.5 - 1.0
+        if self.data.kind == "binary":
+            return images.float() * 2.0 - 1.0
+        return images.float()
+
+    def to_data_space(self, y: Tensor) -> Tensor:
+        """G's output -> data space: uint8 images (rounded, or thresholded at 0 for binary
+        data), or float points."""
+        if self.data.kind == "8bit":
+            return torch.round((y + 1.0) * 127.5).clamp(0, 255).to(torch.uint8)
+        if self.data.kind == "binary":
+            return (y > 0).to(torch.uint8)
+        return y
+
+    # -- networks --------------------------------------------------------------------------
+
+    def _g_input(self, z: Tensor, labels: Tensor | None) -> Tensor:
+        """z (N, L) [+ one-hot labels (N, K)] -> G's input (N, L [+ K])."""
+        if not self.num_cond:
+            return z
+        assert labels is not None  # checked by check_labels
+        return torch.cat([z, F.one_hot(labels.long(), self.num_cond).to(z.dtype)], dim=1)
+
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """The generator network: z (N, latent_dim) -> G(z) in model space, (N, *shape)."""
+        return self.generator(self._g_input(z, labels))
+
+    def critic(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """The discriminator network: model-space inputs (N, *shape) -> logits (N,)."""
+        return self.discriminator(x, labels)
+
+    def latents(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        truncation: float | None = None,
+        device: torch.device | None = None,
+    ) -> Tensor:
+        """Draw n codes z ~ N(0, I), (n, latent_dim).
+
+        Drawn in blocks of :data:`LATENT_CHUNK` rows, so row i is the same whatever n
+        (without truncation). With ``truncation`` t, every entry with |z| > t is redrawn
+        until none is left (the truncation trick, Brock et al. 2019, section 3.1).
+        """
+        if n <= 0:
+            raise UserInputError(f"number of samples must be positive, got {n}")
+        if device is None:
+            device = next(self.parameters()).device
+        blocks = [
+            torch.randn(LATENT_CHUNK, self.latent_dim, generator=generator, device=device)
+            for _ in range(0, n, LATENT_CHUNK)
+        ]
+        z = torch.cat(blocks)[:n]  # (n, L)
+        if truncation is not None:
+            if truncation <= 0:
+                raise UserInputError(f"--truncation must be positive, got {truncation}")
+            bad = z.abs() > truncation
+            while bool(bad.any()):
+                z[bad] = torch.randn(int(bad.sum()), generator=generator, device=device)
+                bad = z.abs() > truncation
+        return z
+
+    # -- the two players' losses (routed through Fabric: see forward_methods) ---------------
+
+    def discriminator_loss(self, images: Tensor, labels: Tensor | None = None) -> dict[str, Tensor]:
+        """D's loss on a batch of real examples and as many fresh (detached) samples.
+
+        Returns:
+            ``loss`` (what D minimises: the adversarial term, plus lambda GP for wgan-gp,
+            plus gamma/2 R1 when r1 > 0) and, detached, ``d_loss`` (the adversarial term),
+            ``d_acc_real`` / ``d_acc_fake`` (fractions D classifies correctly; see
+            :func:`genzoo.losses.gan.decision_threshold`), ``d_score_real`` /
+            ``d_score_fake`` (mean logits), and ``gp`` or ``r1`` when used.
+        """
+        cfg = self.config
+        x = self.to_model_space(images)  # (N, *shape)
+        labels = self.check_labels(labels, x.shape[0])
+        with torch.no_grad():
+            z = torch.randn(x.shape[0], self.latent_dim, device=x.device)  # (N, L)
+            fake = self(z, labels)  # (N, *shape), no graph into G
+        if cfg.r1 > 0:
+            x = x.detach().requires_grad_(True)
+        real_logits = self.critic(x, labels)  # (N,)
+        fake_logits = self.critic(fake, labels)  # (N,)
+        adv = losses.discriminator_loss(self.loss_name, real_logits, fake_logits)
+        loss = adv
+        out: dict[str, Tensor] = {}
+        if self.loss_name == "wgan-gp":
+            gp = losses.gradient_penalty(lambda v: self.critic(v, labels), x.detach(), fake)
+            loss = loss + cfg.gp_weight * gp
+            out["gp"] = gp.detach()
+        if cfg.r1 > 0:
+            r1 = losses.r1_penalty(real_logits, x)
+            loss = loss + 0.5 * cfg.r1 * r1
+            out["r1"] = r1.detach()
+        thr = losses.decision_threshold(self.loss_name, real_logits, fake_logits)
+        return {
+            "loss": loss,
+            "d_loss": adv.detach(),
+            "d_acc_real": (real_logits.detach() > thr).float().mean(),
+            "d_acc_fake": (fake_logits.detach() <= thr).float().mean(),
+            "d_score_real": real_logits.detach().mean(),
+            "d_score_fake": fake_logits.detach().mean(),
+            **out,
+        }
+
+    def generator_loss(self, n: int, labels: Tensor | None = None) -> dict[str, Tensor]:
+        """G's loss on n fresh samples: ``loss`` (with its graph through D into G) and
+        ``g_loss`` (detached)."""
+        labels = self.check_labels(labels, n)
+        z = torch.randn(n, self.latent_dim, device=next(self.parameters()).device)  # (n, L)
+        fake_logits = self.critic(self(z, labels), labels)  # (n,)
+        loss = losses.generator_loss(self.loss_name, fake_logits)
+        return {"loss": loss, "g_loss": loss.detach()}
+
+    # -- the contract ----------------------------------------------------------------------
+
+    def loss(self, images: Tensor, labels: Tensor | None = None) -> dict[str, Tensor]:
+        """Both players' losses on one batch, for monitoring (training uses training_step).
+
+        ``loss`` is D's loss plus G's loss, a scalar with gradients into both networks (no
+        optimizer minimises this sum: each player minimises its own term); ``d_loss`` and
+        ``g_loss`` are the terms, with the other logs of :meth:`discriminator_loss`.
+        """
+        d = self.discriminator_loss(images, labels)
+        g = self.generator_loss(images.shape[0], labels)
+        return {**d, "loss": d["loss"] + g["loss"], "g_loss": g["g_loss"]}
+
+    def log_prob(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Raises :class:`genzoo.errors.NoDensityError`: a GAN has no likelihood."""
+        raise NoDensityError(NO_DENSITY)
+
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        *,
+        labels: Tensor | None = None,
+        generator: torch.Generator | None = None,
+        truncation: float | None = None,
+    ) -> Tensor:
+        """G(z) for n codes z ~ N(0, I): uint8 (n, C, H, W) images, or float (n, 2) points.
+
+        Args:
+            n: number of samples.
+            labels: (n,) or one label, for a conditional GAN.
+            generator: draws z (on the model's device).
+            truncation: redraw latent entries with |z| above this (None: no truncation).
+
+        G's batch norm uses its running statistics in eval mode (call ``.eval()`` first, as
+        ``genzoo.load`` does) and the batch's own in train mode.
+        """
+        z = self.latents(n, generator=generator, truncation=truncation)
+        return self.decode(z, labels)
+
+    # -- the latent interface (decoding half) ----------------------------------------------
+
+    def encode(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Raises UserInputError: a GAN has no encoder."""
+        raise UserInputError(
+            "a GAN has no encoder (G maps z to x; nothing maps x back to z): its latent "
+            "views use codes drawn from the prior ('genzoo viz interpolate' between "
+            "sample:I,sample:J, 'genzoo viz arithmetic', 'genzoo viz manifold')"
+        )
+
+    @torch.no_grad()
+    def decode(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """G(z) in data space: codes (N, latent_dim) -> uint8 (N, C, H, W), or float (N, 2)
+        points. Deterministic (G has no output noise)."""
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise UserInputError(
+                f"latent codes must have shape (N, {self.latent_dim}), got {tuple(z.shape)}"
+            )
+        labels = self.check_labels(labels, z.shape[0])
+        device = next(self.parameters()).device
+        z = z.to(device=device, dtype=torch.float32)
+        labels = None if labels is None else labels.to(device)
+        return self.to_data_space(self(z, labels))
+
+    # -- training ----------------------------------------------------------------------------
+
+    def configure_optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
+        """Adam (AdamW with --train.weight-decay, 0 by default) for each player, over its
+        own parameters only: ``{"discriminator": ..., "generator": ...}``."""
+        cfg = self.config
+        betas = (float(cfg.betas[0]), float(cfg.betas[1]))
+
+        def adam(params: Any, lr: float | None) -> torch.optim.Optimizer:
+            return torch.optim.AdamW(
+                params, lr=lr or train.lr, betas=betas, weight_decay=train.weight_decay
+            )
+
+        return {
+            "discriminator": adam(self.discriminator.parameters(), cfg.lr_d),
+            "generator": adam(self.generator.parameters(), cfg.lr_g),
+        }
+
+    def training_step(self, images: Tensor, labels: Tensor | None, ctx: StepContext) -> dict:
+        """One D step on the batch; then, on every n_critic-th step, one G step on as many
+        fresh samples. WGAN clips D's weights after its step. Returns the logs of
+        :meth:`discriminator_loss` and, on G steps, ``g_loss``."""
+        labels = labels if self.num_cond else None
+        d = ctx.model.discriminator_loss(images, labels)
+        ctx.optimize("discriminator", d.pop("loss"))
+        if self.loss_name == "wgan":
+            losses.clip_weights_(self.discriminator, self.config.clip_value)
+        if (ctx.step + 1) % self.config.n_critic == 0:
+            self.discriminator.requires_grad_(False)  # G's step computes no D gradients
+            try:
+                g = ctx.model.generator_loss(images.shape[0], labels)
+                ctx.optimize("generator", g["loss"])
+            finally:
+                self.discriminator.requires_grad_(True)
+            d["g_loss"] = g["g_loss"]
+        return d

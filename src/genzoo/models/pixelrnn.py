@@ -1,0 +1,103 @@
+"""PixelRNN (van den Oord, Kalchbrenner, Kavukcuoglu 2016, "Pixel Recurrent Neural
+Networks", ICML, sections 3.1-3.4 and figure 4): Row LSTM and Diagonal BiLSTM.
+
+Architecture (paper, table 1 and section 3.4):
+    7x7 conv, mask A, C -> 2h maps
+    L recurrent layers (``--model.cell row-lstm`` or ``diagonal-bilstm``), each with a
+        residual connection: out = in + 1x1 conv mask B (h -> 2h) of the LSTM's hidden states
+    ReLU, 1x1 conv (mask B), ReLU, 1x1 conv (mask B) -> 256-way softmax (or Bernoulli)
+
+The Row LSTM's input-to-state convolution is a masked 1x3 convolution along the row and
+its state-to-state convolution a 1x3 convolution over the previous row (a triangular
+receptive field); the Diagonal BiLSTM skews the map, runs a 1x1 input-to-state and a 2x1
+state-to-state convolution column by column in both directions, shifts the right-to-left
+output down one row and unskews (the whole upper context). See :mod:`genzoo.nn.recurrent`.
+
+Deviations:
+    - Sizes default to a small network (h=32, 4 layers) that trains on a CPU; the paper used
+      h=128 with 12 layers on CIFAR-10 and 7 layers on MNIST.
+    - Class conditioning (``--model.conditional``) adds a learned per-class bias to the
+      gates of every layer (not in the paper; as in the conditional PixelCNN).
+    - The kernel width of the Row LSTM is fixed at 3 (the paper's choice).
+    - No fast sampler: the recurrence gives an unbounded receptive field, so sampling is the
+      naive raster sampler of :class:`genzoo.models.autoregressive.AutoregressiveModel`.
+
+Observed (tests/test_autoregressive_family.py): one Diagonal BiLSTM layer reaches every
+earlier pixel but one, the last pixel of the row above, as the paper's construction implies
+(every position's inputs exclude its own pixel, so only the 7x7 mask-A layer at (i, W-4) or
+later reaches it); the Row LSTM's context is the paper's triangle.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from genzoo.config import DataSpec, PixelRNNConfig
+from genzoo.errors import UserInputError
+from genzoo.models.autoregressive import AutoregressiveModel
+from genzoo.nn.masked import MaskedConv2d
+from genzoo.nn.recurrent import DiagonalBiLSTM, RowLSTM
+
+CELLS = ("row-lstm", "diagonal-bilstm")
+
+
+class PixelRNN(AutoregressiveModel):
+    """PixelRNN with exact likelihood; see the module docstring for the paper and deviations.
+
+    Args:
+        config: sizes and options (:class:`genzoo.config.PixelRNNConfig`).
+        data: image shape (C, H, W), kind ("8bit" or "binary") and number of classes.
+    """
+
+    name = "pixelrnn"
+
+    def __init__(self, config: PixelRNNConfig, data: DataSpec) -> None:
+        super().__init__(config, data)
+        if len(data.image_shape) != 3:
+            raise UserInputError(f"PixelRNN models images (C, H, W), not {data.image_shape}")
+        if config.cell not in CELLS:
+            raise UserInputError(f"--model.cell must be one of {CELLS}, got {config.cell!r}")
+        if config.conditional and not data.num_classes:
+            raise UserInputError(
+                "a conditional PixelRNN needs labelled data (num_classes); "
+                "drop --model.conditional or use a labelled dataset"
+            )
+        c = data.image_shape[0]
+        h = config.hidden_channels
+        if min(h, config.output_channels, config.num_layers) <= 0:
+            raise UserInputError("hidden_channels, output_channels and num_layers must be > 0")
+        if h % c:
+            raise UserInputError(
+                f"hidden_channels={h} must be divisible by the {c} colour channels "
+                "(each colour owns an equal share of the LSTM state)"
+            )
+        num_classes = data.num_classes if config.conditional else None
+        out_per_channel = 256 if data.kind == "8bit" else 1
+        self.input_conv = MaskedConv2d(c, 2 * h, 7, "A", c)
+        cell = RowLSTM if config.cell == "row-lstm" else DiagonalBiLSTM
+        self.layers = nn.ModuleList(
+            cell(2 * h, h, c, num_classes=num_classes) for _ in range(config.num_layers)
+        )
+        self.residual = nn.ModuleList(
+            MaskedConv2d(h, 2 * h, 1, "B", c) for _ in range(config.num_layers)
+        )
+        self.head = nn.Sequential(
+            nn.ReLU(),
+            MaskedConv2d(2 * h, config.output_channels, 1, "B", c),
+            nn.ReLU(),
+            MaskedConv2d(config.output_channels, c * out_per_channel, 1, "B", c),
+        )
+
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """The network: (N, C, H, W) in [-1, 1] -> (N, C * K, H, W) raw outputs."""
+        y = self.input_conv(x)  # (N, 2h, H, W)
+        for layer, up in zip(self.layers, self.residual, strict=True):
+            y = y + up(layer(y, labels))  # LSTM hidden (N, h, H, W) -> (N, 2h, H, W)
+        return self.head(y)
+
+    def logits(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        n, c, hh, ww = x.shape
+        out = self(x, labels)  # (N, C*K, H, W), channel-major
+        if self.data.kind == "8bit":
+            return out.view(n, c, 256, hh, ww)
+        return out  # (N, C, H, W)

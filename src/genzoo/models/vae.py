@@ -1,0 +1,523 @@
+"""Variational autoencoders: VAE, IWAE, beta-VAE and the conditional VAE, with their bounds.
+
+The model: z ~ N(0, I), x ~ p(x|z); p(x) = integral of p(z) p(x|z) dz cannot be computed,
+so it is trained and evaluated through lower bounds with a Gaussian encoder q(z|x):
+
+- ELBO (Kingma & Welling 2014, "Auto-Encoding Variational Bayes", eq. 10):
+  log p(x) >= E_q[log p(x|z)] - KL(q(z|x) || p(z)), with the KL term in closed form
+  (their appendix B) and z = mu + sigma * eps (the reparameterisation trick).
+- IWAE-k (Burda, Grosse, Salakhutdinov 2016, "Importance Weighted Autoencoders", eq. 8):
+  log p(x) >= E[log (1/k) sum_i w_i], w_i = p(x, z_i) / q(z_i|x), z_i ~ q(z|x). It rises
+  with k and tends to log p(x); it is the training objective with ``objective="iwae"`` and
+  the evaluation estimator of ``log_prob`` and ``nll_terms`` (computed with logsumexp, in
+  chunks of samples, so memory stays bounded for k = 5000).
+- beta-VAE (Higgins et al. 2017): the KL term weighted by ``beta`` (1 gives the VAE).
+- Conditional VAE (Sohn, Lee, Yan 2015): encoder and decoder also read a one-hot label.
+- Two stochastic layers x <- z1 <- z2 (Burda et al. 2016, section 5): q(z1|x) q(z2|z1),
+  p(z2) p(z1|z2) p(x|z1).
+
+Decoders p(x|z), all exact likelihoods of the discrete data or a bound on them:
+
+- ``bernoulli`` (binary data): a Bernoulli per pixel.
+- ``logistic`` (8-bit): the discretised logistic of PixelCNN++ (Salimans et al. 2017,
+  eq. 2), the edge bins extended to infinity, so the 256 probabilities sum to one.
+- ``categorical`` (8-bit): a 256-way softmax per sub-pixel (large output layer).
+- ``gaussian`` (8-bit): a Gaussian density on uniformly dequantised data y = (x + u) / 256.
+  Since P(x) = integral over the unit cube of p(x + u) du (Theis, van den Oord, Bethge 2016,
+  "A note on the evaluation of generative models", eq. 7), treating u ~ U[0, 1)^D as one
+  more latent with q(u) = 1 makes every bound here a bound on the discrete log P(x); the
+  change of scale adds -D log 256. Mass outside [0, 1)^D is lost, which only loosens it.
+
+Deviations:
+    - Conditioning concatenates a one-hot label to the encoder's last layer and to the
+      decoder's input; the prior stays N(0, I) for every class (the "M2"-style CVAE of
+      Kingma et al. 2014) rather than Sohn et al.'s learned prior network p(z|y).
+    - With two stochastic layers the networks between z1 and z2 have ``hidden // 2``
+      units (the paper: 100 for 200), and the ELBO's KL term is a Monte Carlo estimate
+      (it has no closed form); with one layer it is analytic.
+    - ``objective="elbo"`` with k > 1 averages k single-sample ELBO estimates (the "VAE,
+      k samples" rows of the IWAE paper's table 1).
+    - ``log_prob`` and the evaluation bounds are Monte Carlo estimates; ``log_prob`` uses a
+      fixed seed unless given a generator, so it is deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from genzoo.config import DataSpec, VAEConfig
+from genzoo.errors import UserInputError
+from genzoo.models.base import GenerativeModel
+from genzoo.nn.vae_nets import MLP, Decoder, Encoder
+
+LOG_2PI = math.log(2.0 * math.pi)
+LOG_SCALE_MIN = -7.0
+"""Lower clamp of the log-scale of the logistic and Gaussian decoders (as PixelCNN++)."""
+PARAMS_PER_VALUE = {"bernoulli": 1, "logistic": 2, "categorical": 256, "gaussian": 2}
+ELEMENT_BUDGET = 2**23
+"""Bounds rows x (D x parameters per value) of one decoder call when evaluating bounds."""
+
+
+# ---------------------------------------------------------------------------------------
+# Densities (pure functions; tested on their own).
+
+
+def kl_standard_normal(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mu, diag exp(logvar)) || N(0, I)) in closed form (Kingma & Welling, appendix B).
+
+    KL = 1/2 sum_j (mu_j^2 + sigma_j^2 - 1 - log sigma_j^2) >= 0.
+
+    Args:
+        mu, logvar: (..., L).
+
+    Returns:
+        (...) nats.
+    """
+    return 0.5 * (mu.square() + logvar.exp() - 1.0 - logvar).sum(-1)
+
+
+def normal_log_prob(x: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
+    """log N(x; mu, diag exp(logvar)) summed over the last dimension: (..., L) -> (...)."""
+    return -0.5 * (LOG_2PI + logvar + (x - mu).square() * torch.exp(-logvar)).sum(-1)
+
+
+def standard_normal_log_prob(z: Tensor) -> Tensor:
+    """log N(z; 0, I) summed over the last dimension: (..., L) -> (...)."""
+    return -0.5 * (LOG_2PI + z.square()).sum(-1)
+
+
+def discretized_logistic_log_prob(x: Tensor, loc: Tensor, log_scale: Tensor) -> Tensor:
+    """log P(x) of 8-bit values under a logistic discretised into 256 bins (PixelCNN++).
+
+    The value x in {0..255} maps to c = 2x/255 - 1 in [-1, 1]; its bin is
+    [c - 1/255, c + 1/255], the first and last bins extended to -inf and +inf, so the 256
+    probabilities sum to one. The difference of two sigmoids is computed stably as
+    sigma(b) - sigma(a) = sigma(b) sigma(-a) (1 - exp(a - b)).
+
+    Args:
+        x: integer values (...), 0..255.
+        loc: location on the [-1, 1] scale (...).
+        log_scale: log of the logistic's scale (...), clamped below at ``LOG_SCALE_MIN``.
+
+    Returns:
+        (...) log-probabilities in nats.
+    """
+    log_scale = log_scale.clamp(min=LOG_SCALE_MIN)
+    inv_s = torch.exp(-log_scale)
+    c = x.to(loc.dtype) * (2.0 / 255.0) - 1.0
+    b = (c + 1.0 / 255.0 - loc) * inv_s  # upper edge, standardised
+    a = (c - 1.0 / 255.0 - loc) * inv_s  # lower edge
+    width = (2.0 / 255.0) * inv_s  # b - a > 0
+    log_mid = F.logsigmoid(b) + F.logsigmoid(-a) + torch.log(-torch.expm1(-width))
+    log_low = F.logsigmoid(b)  # x = 0: P = sigma(b)
+    log_high = F.logsigmoid(-a)  # x = 255: P = 1 - sigma(a)
+    return torch.where(x == 0, log_low, torch.where(x == 255, log_high, log_mid))
+
+
+# ---------------------------------------------------------------------------------------
+# The model.
+
+
+class VAE(GenerativeModel):
+    """Variational autoencoder with ELBO and IWAE bounds; see the module docstring.
+
+    The latent interface (:class:`genzoo.models.base.LatentModel`): ``latent_dim``,
+    ``encode`` (posterior mean) and ``decode`` (see :meth:`decode` for which image).
+
+    Args:
+        config: :class:`genzoo.config.VAEConfig`.
+        data: image shape (C, H, W), kind ("8bit" or "binary") and number of classes.
+
+    Example:
+        >>> model = genzoo.create_model("vae", image_shape=(1, 28, 28), kind="binary")
+        >>> bound = model.log_prob(images, k=5000)  # IWAE-5000 lower bound, nats
+    """
+
+    name = "vae"
+    log_prob_is_bound = True
+
+    def __init__(self, config: VAEConfig, data: DataSpec) -> None:
+        super().__init__(config, data)
+        if len(data.image_shape) != 3:
+            raise UserInputError(f"the VAE models images (C, H, W), not {data.image_shape}")
+        self.decoder_kind = self._resolve_decoder(config.decoder, data.kind)
+        for field in ("latent_dim", "hidden", "k", "lower_latent_dim"):
+            if getattr(config, field) <= 0:
+                raise UserInputError(f"--model.{field.replace('_', '-')} must be positive")
+        if config.hidden_layers < 0:
+            raise UserInputError("--model.hidden-layers must be >= 0")
+        if config.architecture not in ("mlp", "conv"):
+            raise UserInputError(f"unknown architecture {config.architecture!r}; use mlp or conv")
+        if config.objective not in ("elbo", "iwae"):
+            raise UserInputError(f"unknown objective {config.objective!r}; use elbo or iwae")
+        if config.stochastic_layers not in (1, 2):
+            raise UserInputError("--model.stochastic-layers must be 1 or 2")
+        if config.beta < 0:
+            raise UserInputError("--model.beta must be >= 0")
+        if config.objective == "iwae" and config.beta != 1.0:
+            raise UserInputError(
+                "--model.beta weights the ELBO's KL term; use it with --model.objective elbo"
+            )
+        if config.conditional and not data.num_classes:
+            raise UserInputError(
+                "a conditional VAE needs labelled data (num_classes); "
+                "drop --model.conditional or use a labelled dataset"
+            )
+        self.latent_dim = config.latent_dim
+        self.two_layers = config.stochastic_layers == 2
+        self.num_cond = data.num_classes if config.conditional and data.num_classes else 0
+        z_x = config.lower_latent_dim if self.two_layers else config.latent_dim
+        self.z_x_dim = z_x  # units of the latent next to x (z1, or z)
+        self.params_per_value = PARAMS_PER_VALUE[self.decoder_kind]
+
+        self.encoder = Encoder(
+            config.architecture, data.image_shape, config.hidden, config.hidden_layers
+        )
+        self.encoder_head = torch.nn.Linear(self.encoder.out_features + self.num_cond, 2 * z_x)
+        self.decoder = Decoder(
+            config.architecture,
+            z_x + self.num_cond,
+            data.image_shape,
+            self.params_per_value,
+            config.hidden,
+            config.hidden_layers,
+        )
+        if self.two_layers:
+            h2 = max(1, config.hidden // 2)
+            # q(z2 | z1) and p(z1 | z2): Gaussian MLPs
+            self.encoder2 = MLP(z_x + self.num_cond, h2, 2, 2 * config.latent_dim)
+            self.prior1 = MLP(config.latent_dim + self.num_cond, h2, 2, 2 * z_x)
+        conv_channels = 2 * config.hidden if config.architecture == "conv" else 1
+        per_row = data.num_dims * max(self.params_per_value, conv_channels)
+        self.max_rows = max(1, ELEMENT_BUDGET // per_row)
+
+    @staticmethod
+    def _resolve_decoder(decoder: str, kind: str) -> str:
+        if decoder == "auto":
+            return "bernoulli" if kind == "binary" else "logistic"
+        allowed = ("bernoulli",) if kind == "binary" else ("logistic", "categorical", "gaussian")
+        if decoder not in allowed:
+            raise UserInputError(
+                f"--model.decoder {decoder} does not fit {kind} data; use "
+                f"{' or '.join(allowed)} (or auto)"
+            )
+        return decoder
+
+    # -- networks ----------------------------------------------------------------------
+
+    def _onehot(self, labels: Tensor | None, n: int) -> Tensor | None:
+        """(n,) labels -> (n, num_classes) floats, or None for an unconditional model."""
+        if not self.num_cond:
+            return None
+        if labels is None:
+            raise UserInputError("this VAE is class-conditional: pass labels")
+        return F.one_hot(labels.long(), self.num_cond).float()
+
+    @staticmethod
+    def _cat(x: Tensor, onehot: Tensor | None) -> Tensor:
+        return x if onehot is None else torch.cat([x, onehot], dim=1)
+
+    def _encoder_input(self, images: Tensor) -> Tensor:
+        """Data-space images (N, C, H, W) -> encoder input in [0, 1]: x / 255 (8-bit) or x
+        (binary); the Gaussian decoder's encoder reads the cell midpoint (x + 1/2) / 256."""
+        if self.decoder_kind == "gaussian":
+            return (images.float() + 0.5) / 256.0
+        top = 255.0 if self.data.kind == "8bit" else 1.0
+        return images.float() / top
+
+    def forward(self, x: Tensor, onehot: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """The encoder network: input (N, C, H, W) in [0, 1] -> q(z|x)'s (mu, logvar), each
+        (N, L) (L = the units of the latent next to x)."""
+        h = self._cat(self.encoder(x), onehot)  # (N, F [+ classes])
+        mu, logvar = self.encoder_head(h).chunk(2, dim=1)  # (N, L) each
+        return mu, logvar
+
+    def _q2(self, z1: Tensor, onehot: Tensor | None) -> tuple[Tensor, Tensor]:
+        # q(z2 | z1): (N, L1) -> (N, L2) mean and log-variance
+        return self.encoder2(self._cat(z1, onehot)).chunk(2, dim=1)
+
+    def _p1(self, z2: Tensor, onehot: Tensor | None) -> tuple[Tensor, Tensor]:
+        # p(z1 | z2): (N, L2) -> (N, L1) mean and log-variance
+        return self.prior1(self._cat(z2, onehot)).chunk(2, dim=1)
+
+    def decoder_params(self, z: Tensor, onehot: Tensor | None = None) -> Tensor:
+        """p(x|z)'s parameters: z (N, L) -> (N, C, K, H, W), K per ``decoder_kind``
+        (1 logit; location and log-scale; 256 logits)."""
+        c, h, w = self.data.image_shape
+        out = self.decoder(self._cat(z, onehot))  # (N, C*K, H, W)
+        return out.view(out.shape[0], c, self.params_per_value, h, w)
+
+    # -- decoder distributions ------------------------------------------------------------
+
+    def _decoder_log_prob(self, target: Tensor, params: Tensor) -> Tensor:
+        """log p(x|z) per example (N,): target is the long image (discrete decoders) or the
+        dequantised y in [0, 1) (Gaussian, returned as a density of x + u: - D log 256)."""
+        kind = self.decoder_kind
+        if kind == "bernoulli":
+            logp = -F.binary_cross_entropy_with_logits(
+                params[:, :, 0], target.float(), reduction="none"
+            )  # (N, C, H, W)
+        elif kind == "logistic":
+            logp = discretized_logistic_log_prob(target, params[:, :, 0], params[:, :, 1])
+        elif kind == "categorical":
+            logp = F.log_softmax(params, dim=2).gather(2, target.long().unsqueeze(2)).squeeze(2)
+        else:  # gaussian on y = (x + u) / 256, log_std clamped
+            log_std = params[:, :, 1].clamp(min=LOG_SCALE_MIN)
+            z = (target - params[:, :, 0]) * torch.exp(-log_std)
+            logp = -0.5 * (LOG_2PI + z.square()) - log_std - math.log(256.0)
+        return logp.flatten(1).sum(1)
+
+    def _decoder_sample(self, params: Tensor, generator: torch.Generator | None) -> Tensor:
+        """x ~ p(x|z): params (N, C, K, H, W) -> uint8 (N, C, H, W)."""
+        kind = self.decoder_kind
+        if kind == "bernoulli":
+            return torch.bernoulli(torch.sigmoid(params[:, :, 0]), generator=generator).to(
+                torch.uint8
+            )
+        if kind == "categorical":
+            n, c, k, h, w = params.shape
+            probs = F.softmax(params, dim=2).permute(0, 1, 3, 4, 2).reshape(-1, k)  # (NCHW, 256)
+            draw = torch.multinomial(probs, 1, generator=generator)
+            return draw.view(n, c, h, w).to(torch.uint8)
+        loc, log_scale = params[:, :, 0], params[:, :, 1].clamp(min=LOG_SCALE_MIN)
+        if kind == "logistic":
+            u = torch.rand(loc.shape, generator=generator, device=loc.device)
+            u = u.clamp(1e-5, 1.0 - 1e-5)
+            v = loc + log_scale.exp() * (torch.log(u) - torch.log1p(-u))  # on [-1, 1] scale
+            return torch.round((v + 1.0) * 127.5).clamp(0, 255).to(torch.uint8)
+        eps = torch.randn(loc.shape, generator=generator, device=loc.device)
+        y = loc + log_scale.exp() * eps  # gaussian on [0, 1]
+        return torch.floor(y * 256.0).clamp(0, 255).to(torch.uint8)
+
+    def _decoder_image(self, params: Tensor) -> Tensor:
+        """The decoder's point image: params (N, C, K, H, W) -> uint8 (N, C, H, W)."""
+        kind = self.decoder_kind
+        if kind == "bernoulli":
+            return (params[:, :, 0] > 0).to(torch.uint8)  # the mode
+        if kind == "categorical":
+            values = torch.arange(256, device=params.device, dtype=params.dtype)
+            mean = (F.softmax(params, dim=2) * values[:, None, None]).sum(2)  # (N, C, H, W)
+            return torch.round(mean).clamp(0, 255).to(torch.uint8)
+        if kind == "logistic":
+            return torch.round((params[:, :, 0] + 1.0) * 127.5).clamp(0, 255).to(torch.uint8)
+        return torch.floor(params[:, :, 0] * 256.0).clamp(0, 255).to(torch.uint8)
+
+    # -- bounds ---------------------------------------------------------------------------
+
+    def sample_terms(
+        self,
+        images: Tensor,
+        labels: Tensor | None,
+        k: int,
+        generator: torch.Generator | None = None,
+    ) -> dict[str, Tensor]:
+        """Draw k latents per example and return the terms of the bounds.
+
+        Args:
+            images: checked data-space images (N, C, H, W).
+            labels: checked labels (N,) or None.
+            k: samples per example.
+            generator: for eps (and the dequantisation noise u); None uses torch's global RNG.
+
+        Returns:
+            ``rec``: log p(x|z) (k, N); ``log_pz_qz``: log p(z) - log q(z|x) (k, N), summed
+            over both layers (so ``rec + log_pz_qz`` is log w); ``kl``: the analytic
+            KL(q(z|x) || p(z)) (k, N), one stochastic layer only.
+        """
+        n = images.shape[0]
+        onehot = self._onehot(labels, n)
+        onehot_k = None if onehot is None else onehot.repeat(k, 1)  # (kN, classes)
+        if self.decoder_kind == "gaussian":
+            # u is one more latent with q(u) = 1: fresh noise per importance sample
+            x_k = images.repeat(k, 1, 1, 1).float()  # (kN, C, H, W), k-major
+            u = torch.rand(x_k.shape, generator=generator, device=x_k.device)
+            target = (x_k + u) / 256.0  # y in [0, 1)
+            mu, logvar = self(target, onehot_k)  # (kN, L1)
+        else:
+            target = images.repeat(k, 1, 1, 1)  # (kN, C, H, W)
+            mu, logvar = self(self._encoder_input(images), onehot)  # (N, L1)
+            mu, logvar = mu.repeat(k, 1), logvar.repeat(k, 1)  # (kN, L1)
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device)
+        z1 = mu + torch.exp(0.5 * logvar) * eps  # (kN, L1), reparameterised
+        log_q = normal_log_prob(z1, mu, logvar)  # (kN,)
+        out: dict[str, Tensor] = {}
+        if self.two_layers:
+            mu2, logvar2 = self._q2(z1, onehot_k)  # (kN, L2)
+            eps2 = torch.randn(mu2.shape, generator=generator, device=mu2.device)
+            z2 = mu2 + torch.exp(0.5 * logvar2) * eps2
+            log_q = log_q + normal_log_prob(z2, mu2, logvar2)
+            pm, plv = self._p1(z2, onehot_k)  # p(z1 | z2), (kN, L1)
+            log_p = normal_log_prob(z1, pm, plv) + standard_normal_log_prob(z2)
+        else:
+            log_p = standard_normal_log_prob(z1)
+            out["kl"] = kl_standard_normal(mu, logvar).view(k, n)
+        rec = self._decoder_log_prob(target, self.decoder_params(z1, onehot_k))  # (kN,)
+        out["rec"] = rec.view(k, n)
+        out["log_pz_qz"] = (log_p - log_q).view(k, n)
+        return out
+
+    def bounds(
+        self,
+        images: Tensor,
+        labels: Tensor | None = None,
+        *,
+        k: int,
+        generator: torch.Generator | None = None,
+    ) -> dict[str, Tensor]:
+        """ELBO and IWAE-k estimates of log p(x) from the same k samples per example.
+
+        The samples are drawn in chunks of at most ``max_rows`` decoder rows, and the
+        log-mean-exp is accumulated with ``logaddexp``, so memory does not grow with k.
+        Both are lower bounds on log p(x) in expectation; on every draw the ELBO estimate
+        (the mean of the log-weights) is <= the IWAE estimate (their log-mean-exp).
+
+        Returns:
+            ``{"elbo": (N,), "iwae": (N,)}`` in nats.
+        """
+        images = self.check_images(images)
+        labels = self.check_labels(labels, images.shape[0])
+        if k <= 0:
+            raise UserInputError(f"the number of importance samples must be positive, got {k}")
+        n = images.shape[0]
+        per_chunk = max(1, self.max_rows // max(n, 1))
+        lse = torch.full((n,), -math.inf, device=images.device)
+        total = torch.zeros(n, device=images.device, dtype=torch.float64)
+        done = 0
+        while done < k:
+            s = min(per_chunk, k - done)
+            terms = self.sample_terms(images, labels, s, generator)
+            log_w = terms["rec"] + terms["log_pz_qz"]  # (s, N)
+            lse = torch.logaddexp(lse, torch.logsumexp(log_w, dim=0))
+            total = total + log_w.double().sum(0)
+            done += s
+        return {"elbo": (total / k).to(lse.dtype), "iwae": lse - math.log(k)}
+
+    # -- the contract ---------------------------------------------------------------------
+
+    def loss(self, images: Tensor, labels: Tensor | None = None) -> dict[str, Tensor]:
+        """The negative training bound in nats per dimension (what is minimised).
+
+        ``objective="elbo"``: (-E[log p(x|z)] + beta KL) / D, KL analytic with one layer.
+        ``objective="iwae"``: -IWAE_k / D. Logged: the bound in nats/image and bits/dim,
+        and for the ELBO its reconstruction and KL terms.
+        """
+        images = self.check_images(images)
+        labels = self.check_labels(labels, images.shape[0])
+        cfg = self.config
+        terms = self.sample_terms(images, labels, cfg.k)  # each (k, N)
+        d = self.data.num_dims
+        if cfg.objective == "iwae":
+            log_w = terms["rec"] + terms["log_pz_qz"]  # (k, N)
+            bound = torch.logsumexp(log_w, dim=0) - math.log(cfg.k)  # (N,)
+            loss = -bound.mean() / d
+            return {
+                "loss": loss,
+                f"iwae{cfg.k}_nats": bound.mean().detach(),
+                "bpd": self.bits_per_dim(-bound.mean()).detach(),
+            }
+        rec = terms["rec"].mean(0)  # (N,)
+        kl = terms["kl"].mean(0) if "kl" in terms else -terms["log_pz_qz"].mean(0)  # (N,)
+        elbo = rec - kl
+        loss = (-rec + cfg.beta * kl).mean() / d
+        return {
+            "loss": loss,
+            "elbo_nats": elbo.mean().detach(),
+            "rec_nats": rec.mean().detach(),
+            "kl_nats": kl.mean().detach(),
+            "bpd": self.bits_per_dim(-elbo.mean()).detach(),
+        }
+
+    def log_prob(
+        self,
+        images: Tensor,
+        labels: Tensor | None = None,
+        *,
+        k: int = 100,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """A lower bound on log p(x) in nats per example, (N,): the IWAE-k estimate.
+
+        Args:
+            images: data-space images (N, C, H, W).
+            labels: (N,) for a conditional model.
+            k: importance samples (k = 1 gives a one-sample ELBO estimate).
+            generator: the random draws; None uses a generator seeded with 0, so the same
+                call returns the same numbers.
+        """
+        if generator is None:
+            generator = torch.Generator(images.device).manual_seed(0)
+        return self.bounds(images, labels, k=k, generator=generator)["iwae"]
+
+    def nll_terms(
+        self, images: Tensor, labels: Tensor | None = None, **options: Any
+    ) -> dict[str, Tensor]:
+        """``{"nll_elbo", "nll_iwae{k}"}``: per-example upper bounds on -log p(x), nats.
+
+        Options:
+            iwae_k: importance samples (default 1000; the IWAE paper used 5000). Both
+                figures come from the same k samples, drawn from torch's global RNG.
+        """
+        k = int(options.get("iwae_k") or 1000)
+        b = self.bounds(images, labels, k=k)
+        return {"nll_elbo": -b["elbo"], f"nll_iwae{k}": -b["iwae"]}
+
+    @torch.no_grad()
+    def sample(
+        self, n: int, *, labels: Tensor | None = None, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """x ~ p(x): z from the prior, then a draw from p(x|z) (uint8, N x C x H x W).
+
+        These are true samples, pixel noise included; ``decode(z)`` gives the decoder's
+        point images instead.
+        """
+        if n <= 0:
+            raise UserInputError(f"number of samples must be positive, got {n}")
+        device = next(self.parameters()).device
+        labels = self.check_labels(labels, n)
+        onehot = self._onehot(None if labels is None else labels.to(device), n)
+        z = torch.randn(n, self.latent_dim, generator=generator, device=device)  # (n, L)
+        if self.two_layers:
+            pm, plv = self._p1(z, onehot)
+            eps = torch.randn(pm.shape, generator=generator, device=device)
+            z = pm + torch.exp(0.5 * plv) * eps  # z1 ~ p(z1 | z2), (n, L1)
+        return self._decoder_sample(self.decoder_params(z, onehot), generator)
+
+    # -- the latent interface ---------------------------------------------------------------
+
+    @torch.no_grad()
+    def encode(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
+        """The posterior mean of the top latent: images (N, C, H, W) -> (N, latent_dim).
+
+        With two layers: z1's posterior mean, passed through q(z2|z1)'s mean.
+        """
+        images = self.check_images(images)
+        labels = self.check_labels(labels, images.shape[0])
+        onehot = self._onehot(labels, images.shape[0])
+        mu, _ = self(self._encoder_input(images), onehot)  # (N, L1)
+        if self.two_layers:
+            mu, _ = self._q2(mu, onehot)  # (N, L2)
+        return mu
+
+    @torch.no_grad()
+    def decode(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Latent codes (N, latent_dim) -> the decoder's point images, uint8 (N, C, H, W).
+
+        Which image: the mode for Bernoulli (pixels with p > 1/2), the location of the
+        discretised logistic (its mean and median, rounded), the rounded mean of the
+        256-way categorical, the Gaussian's mean (quantised). With two layers z1 is the
+        mean of p(z1|z2).
+        """
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise UserInputError(
+                f"latent codes must have shape (N, {self.latent_dim}), got {tuple(z.shape)}"
+            )
+        labels = self.check_labels(labels, z.shape[0])
+        onehot = self._onehot(labels, z.shape[0])
+        if self.two_layers:
+            z, _ = self._p1(z, onehot)
+        return self._decoder_image(self.decoder_params(z.float(), onehot))
