@@ -169,6 +169,8 @@ def test_recipe_file_and_dotted_overrides(tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert 'data = "digits"' in out and "hidden_channels = 12" in out and "lr = 0.5" in out
+    assert main(["train", "pixelcnn", "--model.conditional", "true", "--print-config"]) == 0
+    assert "conditional = true" in capsys.readouterr().out
     recipe.write_text("epochs = 3\n")
     assert main(["train", "pixelcnn", "--config", str(recipe)]) == 2
     assert "unknown setting(s) epochs" in capsys.readouterr().err
@@ -199,3 +201,17 @@ def test_console_script_runs(tmp_path):
         and "fashion-mnist" in proc.stdout
         and "toy2d:8gaussians" in proc.stdout
     )
+
+
+def test_every_recipe_in_configs_is_valid(capsys):
+    """Each configs/MODEL-*.toml parses against its model's typed config."""
+    from pathlib import Path
+
+    from genzoo.registry import MODELS
+
+    recipes = sorted((Path(__file__).parents[1] / "configs").glob("*.toml"))
+    assert recipes
+    for recipe in recipes:
+        model = max((m for m in MODELS if recipe.stem.startswith(m + "-")), key=len)
+        assert main(["train", model, "--config", str(recipe), "--print-config"]) == 0, recipe
+    capsys.readouterr()

