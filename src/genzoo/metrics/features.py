@@ -203,7 +203,8 @@ class InceptionFeatures:
             x = tf_legacy_bilinear(x, size)
         elif x.shape[-2:] != size:
             x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
-        return x / 128.0 - 1.0  # (N, 3, 299, 299); interpolation stays in [0, 255]
+        x = x.clamp(0.0, 255.0)  # bilinear weights can overshoot 255 by float32 round-off
+        return x / 128.0 - 1.0  # (N, 3, 299, 299) in [-1, 0.9921875]
 
     @torch.inference_mode()
     def __call__(self, x: Tensor) -> Tensor:
