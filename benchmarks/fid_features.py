@@ -29,7 +29,6 @@ import argparse
 import datetime
 import importlib.util
 import os
-import platform
 import shlex
 import subprocess
 import sys
@@ -38,27 +37,10 @@ import types
 from pathlib import Path
 
 import torch
+from _common import append_result, machine
 
 from genzoo.data import load_dataset
 from genzoo.metrics import InceptionFeatures, fid, kid
-
-RESULTS = Path(__file__).with_name("RESULTS.md")
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (
-        f"load average at start {load}; {cpu}, {os.cpu_count()} cores, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, Python {platform.python_version()}"
-    )
 
 
 def fid_helper(device: str = "cpu") -> tuple[object | None, str]:
@@ -205,8 +187,7 @@ def main() -> None:
     )
     print(table)
     if not args.no_write:
-        with RESULTS.open("a") as f:
-            f.write("\n" + table)
+        append_result(table)
 
 
 if __name__ == "__main__":

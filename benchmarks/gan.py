@@ -31,8 +31,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
-import os
-import platform
 import shlex
 import subprocess
 import sys
@@ -41,6 +39,7 @@ import time
 from pathlib import Path
 
 import torch
+from _common import append_result, machine
 from torch import nn
 
 import genzoo
@@ -48,7 +47,6 @@ from genzoo.config import GANConfig, TrainConfig
 from genzoo.losses.gan import LOSSES
 from genzoo.train.loop import fit
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 BASE = GANConfig(latent_dim=100, width=64)
 SETTINGS = {
     "minimax": {},
@@ -58,22 +56,6 @@ SETTINGS = {
     "lsgan": {},
     "hinge": {},
 }
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (
-        f"load average at start {load}; {cpu}, {os.cpu_count()} cores, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, Python {platform.python_version()}"
-    )
 
 
 # -- quality proxies ------------------------------------------------------------------------
@@ -279,8 +261,7 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     if not args.no_write:
-        with RESULTS.open("a") as f:
-            f.write("\n" + table)
+        append_result(table)
 
 
 if __name__ == "__main__":

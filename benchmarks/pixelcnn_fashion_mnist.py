@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import math
-import os
-import platform
 import shlex
 import subprocess
 import sys
@@ -29,6 +27,7 @@ import time
 from pathlib import Path
 
 import torch
+from _common import append_result, machine
 
 import genzoo
 from genzoo.config import PixelCNNConfig, TrainConfig
@@ -38,23 +37,6 @@ RECIPES = {
     "demo": PixelCNNConfig(hidden_channels=32, num_blocks=5, output_channels=64),
     "default": PixelCNNConfig(),
 }
-RESULTS = Path(__file__).with_name("RESULTS.md")
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (
-        f"load average at start {load}; {cpu}, {os.cpu_count()} cores, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, Python {platform.python_version()}"
-    )
 
 
 def bare_loop(model, images: torch.Tensor, batch: int, steps: int, lr: float) -> float:
@@ -178,13 +160,7 @@ def main() -> None:
     )
     print(table)
     if not args.no_write:
-        header = (
-            ""
-            if RESULTS.exists()
-            else "# Benchmark results\n\nEach entry is appended by the script in its command.\n\n"
-        )
-        with RESULTS.open("a") as f:
-            f.write(header + table + "\n")
+        append_result(table)
 
 
 if __name__ == "__main__":

@@ -32,8 +32,6 @@ import argparse
 import datetime
 import itertools
 import math
-import os
-import platform
 import shlex
 import subprocess
 import sys
@@ -42,29 +40,14 @@ import time
 from pathlib import Path
 
 import torch
+from _common import append_result, machine
 from torch import nn
 
 import genzoo
 from genzoo.config import TrainConfig, VAEConfig
 from genzoo.train.loop import fit
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 LATENT, HIDDEN = 50, 200
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, Python {platform.python_version()}"
-    )
 
 
 def mlp(sizes: list[int], last: nn.Module | None = None) -> nn.Sequential:
@@ -347,13 +330,7 @@ def main() -> None:
     table = "\n".join(lines) + "\n"
     print(table)
     if not args.no_write:
-        header = (
-            ""
-            if RESULTS.exists()
-            else "# Benchmark results\n\nEach entry is appended by the script in its command.\n\n"
-        )
-        with RESULTS.open("a") as f:
-            f.write(header + table + "\n")
+        append_result(table)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,36 @@
+"""What every benchmark script shares: the machine line and appending to RESULTS.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+HEADER = "# Benchmark results\n\nEach entry is appended by the script in its command.\n\n"
+
+
+def machine() -> str:
+    """CPU model, cores, load average, torch and Python versions, for a results entry."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (
+        f"load average at start {load}; {cpu}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, Python {platform.python_version()}"
+    )
+
+
+def append_result(table: str) -> None:
+    """Append one entry (a markdown block) to benchmarks/RESULTS.md."""
+    header = "" if RESULTS.exists() else HEADER
+    with RESULTS.open("a") as f:
+        f.write(header + table + "\n")
