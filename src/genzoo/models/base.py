@@ -85,6 +85,11 @@ class GenerativeModel(nn.Module):
         super().__init__()
         self.config = config
         self.data = data
+        if getattr(config, "conditional", False) and not data.num_classes:
+            raise UserInputError(
+                f"a conditional {type(self).__name__} needs labelled data (num_classes); "
+                "drop --model.conditional or use a labelled dataset"
+            )
 
     # -- the contract --------------------------------------------------------------
 

@@ -117,11 +117,6 @@ class GAN(GenerativeModel):
             raise UserInputError(
                 f"unknown conditioning {config.conditioning!r}; use projection or concat"
             )
-        if config.conditional and not data.num_classes:
-            raise UserInputError(
-                "a conditional GAN needs labelled data (num_classes); "
-                "drop --model.conditional or use a labelled dataset"
-            )
         self.architecture = self._resolve_architecture(config.architecture, data)
         self.d_norm = self._resolve_norm(config, self.architecture)
         self.latent_dim = config.latent_dim

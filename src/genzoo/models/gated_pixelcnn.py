@@ -106,11 +106,6 @@ class GatedPixelCNN(AutoregressiveModel):
         super().__init__(config, data)
         if len(data.image_shape) != 3:
             raise UserInputError(f"Gated PixelCNN models images (C, H, W), not {data.image_shape}")
-        if config.conditional and not data.num_classes:
-            raise UserInputError(
-                "a conditional Gated PixelCNN needs labelled data (num_classes); "
-                "drop --model.conditional or use a labelled dataset"
-            )
         c = data.image_shape[0]
         h = config.hidden_channels
         if min(h, config.output_channels, config.num_layers) <= 0:

@@ -158,11 +158,6 @@ class PixelCNNPP(AutoregressiveModel):
             raise UserInputError(
                 f"PixelCNN++ models 8-bit images (C, H, W), not {data.kind} {data.image_shape}"
             )
-        if config.conditional and not data.num_classes:
-            raise UserInputError(
-                "a conditional PixelCNN++ needs labelled data (num_classes); "
-                "drop --model.conditional or use a labelled dataset"
-            )
         if min(config.filters, config.num_resnet, config.num_mixtures) <= 0:
             raise UserInputError("filters, num_resnet and num_mixtures must be > 0")
         if not 0.0 <= config.dropout < 1.0:

@@ -57,11 +57,6 @@ class PixelRNN(AutoregressiveModel):
             raise UserInputError(f"PixelRNN models images (C, H, W), not {data.image_shape}")
         if config.cell not in CELLS:
             raise UserInputError(f"--model.cell must be one of {CELLS}, got {config.cell!r}")
-        if config.conditional and not data.num_classes:
-            raise UserInputError(
-                "a conditional PixelRNN needs labelled data (num_classes); "
-                "drop --model.conditional or use a labelled dataset"
-            )
         c = data.image_shape[0]
         h = config.hidden_channels
         if min(h, config.output_channels, config.num_layers) <= 0:

@@ -163,11 +163,6 @@ class VAE(GenerativeModel):
             raise UserInputError(
                 "--model.beta weights the ELBO's KL term; use it with --model.objective elbo"
             )
-        if config.conditional and not data.num_classes:
-            raise UserInputError(
-                "a conditional VAE needs labelled data (num_classes); "
-                "drop --model.conditional or use a labelled dataset"
-            )
         self.latent_dim = config.latent_dim
         self.two_layers = config.stochastic_layers == 2
         self.num_cond = data.num_classes if config.conditional and data.num_classes else 0
