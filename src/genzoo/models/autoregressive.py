@@ -24,12 +24,13 @@ only the receptive-field window of each new pixel, for networks that declare one
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from genzoo.config import DataSpec
 from genzoo.errors import UserInputError
 from genzoo.models.base import GenerativeModel
 
@@ -47,6 +48,13 @@ class AutoregressiveModel(GenerativeModel):
     """False when the network output at a pixel ignores every channel of that pixel (the
     channel dependence lives in the output distribution, as in PixelCNN++); the fast sampler
     then evaluates the network once per pixel instead of once per sub-pixel."""
+
+    def __init__(self, config: Any, data: DataSpec) -> None:
+        super().__init__(config, data)
+        if len(data.image_shape) != 3:
+            raise UserInputError(
+                f"{type(self).__name__} models images (C, H, W), not {data.image_shape}"
+            )
 
     @property
     def num_values(self) -> int:

@@ -104,8 +104,6 @@ class GatedPixelCNN(AutoregressiveModel):
 
     def __init__(self, config: GatedPixelCNNConfig, data: DataSpec) -> None:
         super().__init__(config, data)
-        if len(data.image_shape) != 3:
-            raise UserInputError(f"Gated PixelCNN models images (C, H, W), not {data.image_shape}")
         c = data.image_shape[0]
         h = config.hidden_channels
         if min(h, config.output_channels, config.num_layers) <= 0:

@@ -63,8 +63,6 @@ class PixelCNN(AutoregressiveModel):
 
     def __init__(self, config: PixelCNNConfig, data: DataSpec) -> None:
         super().__init__(config, data)
-        if len(data.image_shape) != 3:
-            raise UserInputError(f"PixelCNN models images (C, H, W), not {data.image_shape}")
         c = data.image_shape[0]
         h = config.hidden_channels
         if min(h, config.output_channels, config.num_blocks) <= 0:

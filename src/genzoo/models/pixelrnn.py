@@ -53,8 +53,6 @@ class PixelRNN(AutoregressiveModel):
 
     def __init__(self, config: PixelRNNConfig, data: DataSpec) -> None:
         super().__init__(config, data)
-        if len(data.image_shape) != 3:
-            raise UserInputError(f"PixelRNN models images (C, H, W), not {data.image_shape}")
         if config.cell not in CELLS:
             raise UserInputError(f"--model.cell must be one of {CELLS}, got {config.cell!r}")
         c = data.image_shape[0]
