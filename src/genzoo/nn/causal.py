@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genzoo.errors import UserInputError
-from genzoo.nn.masked import causal_mask
+from genzoo.nn.masked import causal_mask, check_color_groups
 
 
 class MaskedRowConv2d(nn.Conv2d):
@@ -42,11 +42,7 @@ class MaskedRowConv2d(nn.Conv2d):
         mask_type: str,
         color_channels: int = 1,
     ) -> None:
-        for name, ch in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if ch < color_channels:
-                raise UserInputError(
-                    f"{name}={ch} must be at least the {color_channels} colour channels"
-                )
+        check_color_groups(in_channels, out_channels, color_channels)
         super().__init__(in_channels, out_channels, (1, kernel_size), padding=(0, kernel_size // 2))
         k = kernel_size
         mask = causal_mask(in_channels, out_channels, k, mask_type, color_channels)

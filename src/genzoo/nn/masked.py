@@ -29,6 +29,15 @@ def channel_groups(num_channels: int, num_groups: int) -> Tensor:
     return torch.arange(num_channels) * num_groups // num_channels
 
 
+def check_color_groups(in_channels: int, out_channels: int, color_channels: int) -> None:
+    """Each colour owns a block of feature maps, so both counts must be >= color_channels."""
+    for name, ch in (("in_channels", in_channels), ("out_channels", out_channels)):
+        if ch < color_channels:
+            raise UserInputError(
+                f"{name}={ch} must be at least the {color_channels} colour channels"
+            )
+
+
 def causal_mask(
     in_channels: int, out_channels: int, kernel_size: int, mask_type: str, color_channels: int
 ) -> Tensor:
@@ -76,11 +85,7 @@ class MaskedConv2d(nn.Conv2d):
         mask_type: str,
         color_channels: int = 1,
     ) -> None:
-        for name, ch in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if ch < color_channels:
-                raise UserInputError(
-                    f"{name}={ch} must be at least the {color_channels} colour channels"
-                )
+        check_color_groups(in_channels, out_channels, color_channels)
         super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
         self.mask_type = mask_type
         mask = causal_mask(in_channels, out_channels, kernel_size, mask_type, color_channels)
