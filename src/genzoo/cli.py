@@ -307,24 +307,11 @@ def _parse_labels(text: str) -> list[int]:
     return out
 
 
-def _load_run_dataset(run: Path, split: str, data: str | None = None, root: Path | None = None):
-    """The dataset a run was trained on (from run.json), at another split."""
-    from genzoo.data import load_dataset
-    from genzoo.train.checkpoint import RUN_FILE, read_run
+def run_dataset(run: Path, split: str, data: str | None = None, root: Path | None = None) -> Any:
+    """:func:`genzoo.train.checkpoint.run_dataset`, imported on use (``--help`` needs no torch)."""
+    from genzoo.train.checkpoint import run_dataset as load_split
 
-    info: dict[str, Any] = {}
-    if (run / RUN_FILE).is_file():
-        info = read_run(run).get("data", {})
-    spec = data or info.get("spec")
-    if not spec:
-        raise UserInputError(f"{run} does not record its dataset; pass --data NAME")
-    return load_dataset(
-        spec,
-        split,
-        root=root or info.get("root"),
-        image_size=info.get("image_size"),
-        seed=info.get("seed", 0),
-    )
+    return load_split(run, split, data, root)
 
 
 def _check_out_file(path: Path, force: bool) -> None:
@@ -502,7 +489,7 @@ def run_sample(argv: Sequence[str]) -> int:
             raise UserInputError(f"{model.name} cannot complete images; sample without --complete")
         split, _, rng = args.complete.partition(":")
         idx = _parse_labels(rng) if rng else list(range(8))
-        ds = _load_run_dataset(args.run, split)
+        ds = run_dataset(args.run, split)
         if max(idx) >= len(ds):
             raise UserInputError(
                 f"--complete {args.complete}: the {split} split has {len(ds)} images"
@@ -530,98 +517,36 @@ def _save_points(run: Path, points: Any, labels: Any, out: Path, title: str) -> 
 
     density = None
     if (run / RUN_FILE).is_file():
-        density = getattr(_load_run_dataset(run, "test"), "log_prob", None)
+        density = getattr(run_dataset(run, "test"), "log_prob", None)
     save_scatter(points.cpu(), out, labels=labels, log_density=density, title=title)
+
+
+def _settings(args: Any, metrics: str) -> Any:
+    """EvalSettings from the options shared by eval, compare and report."""
+    from genzoo.metrics.evaluate import EvalSettings
+
+    return EvalSettings(
+        split=args.split,
+        metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()),
+        n=args.n,
+        features=args.features,
+        seed=args.seed,
+        iwae_k=args.iwae_k,
+        batch_size=args.batch_size,
+        device=args.device,
+        data=getattr(args, "data", None),
+        data_root=getattr(args, "data_root", None),
+    )
 
 
 def run_eval(argv: Sequence[str]) -> int:
     args = tyro.cli(EvalCommand, args=argv, prog="genzoo eval")
-    from genzoo.io import write_json
-    from genzoo.metrics.evaluate import has_density
-    from genzoo.train.checkpoint import RUN_FILE, load
+    from genzoo.metrics.evaluate import evaluate_run
+    from genzoo.train.checkpoint import load
 
-    device = _device(args.device)
-    model = load(args.run, map_location=device)
-    metrics = [m.strip() for m in (args.metrics or "nll").split(",") if m.strip()]
-    if "nll" in metrics and not has_density(model):
-        raise UserInputError(
-            f"{model.name} defines no density, so no likelihood: evaluate its samples with "
-            "--metrics fid,kid,pr,dc (FID, KID, precision/recall, density/coverage), or parzen "
-            "(a Parzen-window estimate, not a likelihood)"
-        )
-    ds = _load_run_dataset(args.run, args.split, args.data, args.data_root)
-    result: dict[str, Any] = {"model": model.name, "split": args.split}
-    if "nll" in metrics:
-        result.update(_eval_likelihood(args, model, ds, device))
-    sample_metrics = [m for m in metrics if m != "nll"]
-    if sample_metrics:
-        result.update(_eval_samples(args, model, ds, sample_metrics))
-    if (args.run / RUN_FILE).is_file():
-        safe = "".join(c if c.isalnum() else "_" for c in args.split)
-        path = args.run / "eval" / f"{safe}.json"
-        try:  # keep the figures of earlier evaluations with other --metrics
-            old = json.loads(path.read_text()) if path.is_file() else {}
-        except json.JSONDecodeError:
-            old = {}
-        write_json(path, {**(old if isinstance(old, dict) else {}), **result})
-        print(f"wrote {path}")
+    model = load(args.run, map_location=_device(args.device))
+    evaluate_run(args.run, _settings(args, args.metrics or "nll"), model=model)
     return 0
-
-
-def _eval_likelihood(args: EvalCommand, model: Any, ds: Any, device: Any) -> dict[str, Any]:
-    """Exact (or bounded) NLL of the first --n examples, in nats/image and bits/dim."""
-    import math
-
-    import torch
-
-    n = min(args.n or len(ds), len(ds))
-    torch.manual_seed(args.seed)
-    loader = torch.utils.data.DataLoader(
-        torch.utils.data.Subset(ds, range(n)), batch_size=args.batch_size
-    )
-    sums: dict[str, float] = {}
-    with torch.no_grad():
-        for images, labels in loader:
-            images, labels = images.to(device), labels.to(device)
-            lab = labels if getattr(model.config, "conditional", False) else None
-            for key, value in model.nll_terms(images, lab, iwae_k=args.iwae_k).items():
-                sums[key] = sums.get(key, 0.0) + float(value.double().sum())
-    kind = "upper bound on the NLL" if model.log_prob_is_bound else "exact"
-    result: dict[str, Any] = {"n": n, "likelihood": kind}
-    print(f"{model.name} on {args.split} (n={n}), {kind}:")
-    for key, total in sums.items():
-        nll = total / n
-        bpd = nll / (model.data.num_dims * math.log(2))
-        result[key] = {"nats_per_image": nll, "bits_per_dim": bpd}
-        print(f"  {key}: {nll:.2f} nats/image, {bpd:.4f} bits/dim")
-    return result
-
-
-def _eval_samples(args: EvalCommand, model: Any, ds: Any, metrics: list[str]) -> dict[str, Any]:
-    """Sample metrics (genzoo.metrics.evaluate) of --n samples against the split."""
-    from genzoo.metrics.evaluate import describe, evaluate_samples
-
-    spec = getattr(ds, "name", "data")
-    train = None
-    if "nn" in metrics or args.features == "domain":
-        train = _load_run_dataset(args.run, "train", args.data, args.data_root)
-    out = evaluate_samples(
-        model,
-        metrics,
-        ds,
-        train=train,
-        n=args.n or 10000,
-        features=args.features,
-        reference_tag=f"{spec}-{args.split}",
-        train_tag=f"{spec}-train",
-        device=args.device,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        progress=True,
-    )
-    for line in describe(out, model.name, args.split):
-        print(line)
-    return out
 
 
 def _viz_nearest(args: VizNearest, model: Any) -> int:
@@ -631,7 +556,7 @@ def _viz_nearest(args: VizNearest, model: Any) -> int:
 
     max_value = max_value_of(model.data.kind)
     samples = draw_samples(model, args.n, batch_size=max(1, args.n), seed=args.seed)
-    train_ds = _load_run_dataset(args.run, "train")
+    train_ds = run_dataset(args.run, "train")
     train = real_images(train_ds, len(train_ds), args.seed)
     save_nearest_grid(samples, train, args.out, k=args.k, max_value=max_value, scale=args.scale)
     print(f"wrote {args.out} ({args.n} samples, each beside its {args.k} nearest training images)")
@@ -703,7 +628,7 @@ def _dataset_images(run: Path, spec: str, option: str) -> tuple[Any, Any]:
     datasets: dict[str, Any] = {}
     for split, i in picks:
         if split not in datasets:
-            datasets[split] = _load_run_dataset(run, split)
+            datasets[split] = run_dataset(run, split)
         ds = datasets[split]
         if not 0 <= i < len(ds):
             raise UserInputError(f"{option} {spec}: the {split} split has {len(ds)} images")
@@ -764,7 +689,7 @@ def run_viz(argv: Sequence[str]) -> int:
         grid = latent.manifold(model, args.n, args.label if conditional else None)
         save_grid(grid.cpu(), args.out, nrow=args.n, scale=args.scale)
     elif isinstance(args, VizLatents):
-        ds = _load_run_dataset(args.run, args.split)
+        ds = run_dataset(args.run, args.split)
         n = min(args.n, len(ds))
         pairs = [ds[i] for i in range(n)]
         images = torch.stack([p[0] for p in pairs])

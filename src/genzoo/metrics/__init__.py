@@ -21,6 +21,7 @@ from genzoo.metrics.features import (
     reference_features,
 )
 from genzoo.metrics.fid import GaussianStats, fid, frechet_distance, gaussian_stats
+from genzoo.metrics.inception_score import ISResult, inception_score
 from genzoo.metrics.kid import KIDResult, kid
 from genzoo.metrics.nearest import (
     Neighbours,
@@ -37,6 +38,7 @@ __all__ = [
     "DomainFeatures",
     "FeatureNetworkNotFoundError",
     "GaussianStats",
+    "ISResult",
     "InceptionFeatures",
     "KIDResult",
     "Neighbours",
@@ -48,6 +50,7 @@ __all__ = [
     "frechet_distance",
     "gaussian_stats",
     "inception_path",
+    "inception_score",
     "kid",
     "memorisation",
     "nearest_grid",

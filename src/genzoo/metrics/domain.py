@@ -182,3 +182,19 @@ class DomainFeatures:
             if progress is not None:
                 progress(len(batch))
         return out
+
+    @torch.no_grad()
+    def logits(
+        self, images: Tensor, *, max_value: int = 255, progress: Callable[[int], None] | None = None
+    ) -> Tensor:
+        """uint8 images (N, C, H, W) -> float32 class logits (N, num_classes), for
+        :func:`genzoo.metrics.inception_score` (not comparable with Inception's IS)."""
+        check_images(images, max_value)
+        self.net.eval()
+        out = torch.empty(len(images), self.net.head.out_features)
+        for i in range(0, len(images), 500):
+            batch = images[i : i + 500]
+            out[i : i + len(batch)] = self.net(_inputs(batch, max_value))
+            if progress is not None:
+                progress(len(batch))
+        return out

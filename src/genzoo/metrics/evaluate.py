@@ -1,9 +1,12 @@
 """Sample metrics of a trained model through the contract: draw samples, extract features
 once, hand the same arrays to every metric.
 
-Nothing here knows a model family: it calls ``model.sample`` (and reads ``model.data`` and
-``model.config.conditional``). ``genzoo eval --metrics ...`` is a thin wrapper around
-:func:`evaluate_samples`.
+Nothing here knows a model family: it calls ``model.sample`` and ``model.nll_terms`` (and
+reads ``model.data`` and ``model.config.conditional``). :func:`evaluate_run` evaluates a
+run directory and keeps its figures in ``RUN/eval/SPLIT.json`` with the settings that
+produced them and a digest of the weights, so ``genzoo compare`` and ``genzoo report``
+reuse a figure only when it was computed on the same weights, split, n, seed and features.
+``genzoo eval`` is a thin wrapper around it.
 
 Metric names (``--metrics``): ``fid``, ``kid``, ``pr`` (precision/recall, k=3), ``dc``
 (density/coverage, k=5), ``nn`` (memorisation, pixels and features), ``parzen`` (the
@@ -12,7 +15,11 @@ Parzen-window estimate, flagged as such).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -234,7 +241,9 @@ def evaluate_samples(
             f"{tuple(real.shape[1:])} differ in shape; evaluate on the run's own dataset"
         )
     out: dict[str, Any] = {}
-    common: dict[str, Any] = {"n_samples": n, "n_reference": len(real)}
+    common: dict[str, Any] = {
+        "n_samples": n, "n_reference": len(real), "seed": seed, "feature_network": features,
+    }  # fmt: skip
     need_feats = any(m in FEATURE_METRICS for m in metrics) or (
         "nn" in metrics and features != "pixel"
     )
@@ -292,7 +301,8 @@ def evaluate_samples(
         out["parzen"] = {
             "estimate_nats_per_image": res.mean_log_density, "std_error": res.std_error,
             "sigma": res.sigma, "n_validation": half, "n_test": len(real) - half,
-            "note": res.note, **{k: v for k, v in common.items() if k != "features"},
+            "note": res.note,
+            **{k: v for k, v in common.items() if k not in ("features", "feature_network")},
         }  # fmt: skip
     return out
 
@@ -336,3 +346,233 @@ def describe(results: dict[str, Any], model_name: str, split: str) -> list[str]:
                 f"{e['n_validation']} images"
             )
     return lines
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """What to evaluate, and how; the same settings give comparable figures.
+
+    Attributes:
+        split: split of the run's dataset (``test``, ``train``, or a slice).
+        metrics: ``nll`` and/or names in :data:`SAMPLE_METRICS`.
+        n: nll: the first n examples (None: all); sample metrics: n samples against the
+            first n images of the split (None: 10000).
+        features: ``inception``, ``domain`` or ``pixel``.
+        seed: seeds samplers, bound estimators, KID subsets, dynamic binarisation.
+        iwae_k: importance samples of bounded likelihoods (VAE); ignored for exact ones.
+        batch_size: examples per forward pass and samples per sampler call.
+        device: torch device name.
+        data: another dataset than the run's own (its name).
+        data_root: folder holding the dataset's files.
+    """
+
+    split: str = "test"
+    metrics: tuple[str, ...] = ("nll",)
+    n: int | None = None
+    features: str = "inception"
+    seed: int = 0
+    iwae_k: int = 1000
+    batch_size: int = 256
+    device: str = "cpu"
+    data: str | None = None
+    data_root: Path | None = None
+
+    @property
+    def n_samples(self) -> int:
+        """Samples drawn for the sample metrics."""
+        return self.n or 10000
+
+
+@torch.no_grad()
+def evaluate_likelihood(
+    model: Any,
+    dataset: Any,
+    *,
+    n: int | None = None,
+    iwae_k: int = 1000,
+    batch_size: int = 256,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Every NLL estimate the model offers (``nll_terms``) over the first n examples.
+
+    Returns:
+        ``{"n", "likelihood" ("exact" or "upper bound on the NLL"), "likelihood_settings",
+        term: {"nats_per_image", "bits_per_dim"}}``: nats per example of the discrete data,
+        and ``bits/dim = nats / (D ln 2)``.
+    """
+    n = min(n or len(dataset), len(dataset))
+    if n < 1:
+        raise UserInputError(f"--n must be >= 1, got {n}")
+    device = next(iter(model.parameters()), torch.empty(0)).device
+    conditional = bool(getattr(model.config, "conditional", False))
+    torch.manual_seed(seed)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.Subset(dataset, range(n)), batch_size=batch_size
+    )
+    sums: dict[str, float] = {}
+    for images, labels in loader:
+        images, labels = images.to(device), labels.to(device)
+        terms = model.nll_terms(images, labels if conditional else None, iwae_k=iwae_k)
+        for key, value in terms.items():
+            sums[key] = sums.get(key, 0.0) + float(value.double().sum())
+    bound = bool(model.log_prob_is_bound)
+    result: dict[str, Any] = {
+        "n": n,
+        "likelihood": "upper bound on the NLL" if bound else "exact",
+        "likelihood_settings": {"n": n, "iwae_k": iwae_k if bound else None, "seed": seed},
+    }
+    for key, total in sums.items():
+        nll = total / n
+        result[key] = {
+            "nats_per_image": nll,
+            "bits_per_dim": nll / (model.data.num_dims * math.log(2)),
+        }
+    return result
+
+
+def describe_likelihood(result: dict[str, Any], model_name: str, split: str) -> list[str]:
+    """Human-readable lines for the output of :func:`evaluate_likelihood`."""
+    lines = [f"{model_name} on {split} (n={result['n']}), {result['likelihood']}:"]
+    for key, e in result.items():
+        if key.startswith("nll") and isinstance(e, dict):
+            lines.append(
+                f"  {key}: {e['nats_per_image']:.2f} nats/image, {e['bits_per_dim']:.4f} bits/dim"
+            )
+    return lines
+
+
+LIKELIHOOD_KEYS = ("n", "likelihood", "likelihood_settings")
+
+
+def _likelihood_matches(old: dict[str, Any], n: int, settings: EvalSettings, bound: bool) -> bool:
+    """Whether stored likelihood figures were computed on n examples with these settings."""
+    s = old.get("likelihood_settings")
+    if not isinstance(s, dict) or not any(k.startswith("nll") for k in old):
+        return False
+    return s.get("n") == n and (
+        not bound or (s.get("iwae_k") == settings.iwae_k and s.get("seed") == settings.seed)
+    )
+
+
+def _sample_entry_matches(entry: Any, settings: EvalSettings, metric: str) -> bool:
+    if not isinstance(entry, dict):
+        return False
+    same = entry.get("n_samples") == settings.n_samples and entry.get("seed") == settings.seed
+    if metric in FEATURE_METRICS or metric == "nn":
+        same = same and entry.get("feature_network") == settings.features
+    return same
+
+
+def read_eval(run: Path, split: str) -> dict[str, Any]:
+    """The stored figures of ``RUN/eval/SPLIT.json`` ({} when none or unreadable)."""
+    path = eval_path(run, split)
+    try:
+        old = json.loads(path.read_text()) if path.is_file() else {}
+    except (json.JSONDecodeError, OSError):
+        return {}
+    return old if isinstance(old, dict) else {}
+
+
+def eval_path(run: Path, split: str) -> Path:
+    """Where a run keeps the figures of one split: ``RUN/eval/SPLIT.json``."""
+    safe = "".join(c if c.isalnum() else "_" for c in split)
+    return Path(run) / "eval" / f"{safe}.json"
+
+
+def evaluate_run(
+    run: str | Path,
+    settings: EvalSettings,
+    *,
+    reuse: bool = False,
+    model: Any | None = None,
+    progress: bool = True,
+    echo: Callable[[str], None] | None = print,
+) -> dict[str, Any]:
+    """Evaluate a run (or an exported model) and, for a run, store the figures.
+
+    Args:
+        run: a run directory or an exported model folder.
+        settings: split, metrics, n, features, seed, ...
+        reuse: keep a stored figure when it was computed on the same weights with the same
+            settings (``compare``, ``report``); otherwise every asked metric is computed.
+        model: the loaded model (default: ``genzoo.load(run)``).
+        progress: show progress bars.
+        echo: where the human-readable lines go (None: nowhere).
+
+    Returns:
+        ``{"model", "split", "model_digest", "nll"... , "fid"...}``: the figures asked for
+        (and, for a run, the other figures stored for the same weights).
+
+    Raises:
+        UserInputError: ``nll`` for a model without a density, unknown metrics, ...
+    """
+    from genzoo.train.checkpoint import RUN_FILE, load, run_dataset, weights_digest
+
+    run = Path(run)
+    metrics = list(dict.fromkeys(settings.metrics))
+    unknown = sorted(set(metrics) - {"nll", *SAMPLE_METRICS})
+    if unknown:
+        raise UserInputError(
+            f"unknown metric(s) {', '.join(unknown)}; choose from nll, {', '.join(SAMPLE_METRICS)}"
+        )
+    if settings.features not in FEATURES:
+        raise UserInputError(
+            f"unknown features {settings.features!r}; choose one of {', '.join(FEATURES)}"
+        )
+    if model is None:
+        model = load(run, map_location=settings.device)
+    if "nll" in metrics and not has_density(model):
+        raise UserInputError(
+            f"{model.name} defines no density, so no likelihood: evaluate its samples with "
+            "--metrics fid,kid,pr,dc (FID, KID, precision/recall, density/coverage), or parzen "
+            "(a Parzen-window estimate, not a likelihood)"
+        )
+    digest = weights_digest(run)
+    is_run = (run / RUN_FILE).is_file()
+    stored = read_eval(run, settings.split) if is_run else {}
+    if stored.get("model_digest") != digest:
+        stored = {}  # figures of other weights are dropped, never shown as this model's
+    result: dict[str, Any] = {**stored, "model": model.name, "split": settings.split}
+    result["model_digest"] = digest
+    ds = run_dataset(run, settings.split, settings.data, settings.data_root)
+    if "nll" in metrics:
+        bound = bool(model.log_prob_is_bound)
+        n_nll = min(settings.n or len(ds), len(ds))
+        if not (reuse and _likelihood_matches(stored, n_nll, settings, bound)):
+            for key in [k for k in result if k.startswith("nll") or k in LIKELIHOOD_KEYS]:
+                del result[key]
+            lik = evaluate_likelihood(
+                model, ds, n=settings.n, iwae_k=settings.iwae_k,
+                batch_size=settings.batch_size, seed=settings.seed,
+            )  # fmt: skip
+            result.update(lik)
+            if echo:
+                for line in describe_likelihood(lik, model.name, settings.split):
+                    echo(line)
+    todo = [
+        m for m in metrics
+        if m != "nll" and not (reuse and _sample_entry_matches(stored.get(m), settings, m))
+    ]  # fmt: skip
+    if todo:
+        train = None
+        if "nn" in todo or settings.features == "domain":
+            train = run_dataset(run, "train", settings.data, settings.data_root)
+        spec = getattr(ds, "name", "data")
+        out = evaluate_samples(
+            model, todo, ds, train=train, n=settings.n_samples, features=settings.features,
+            reference_tag=f"{spec}-{settings.split}", train_tag=f"{spec}-train",
+            device=settings.device, batch_size=settings.batch_size, seed=settings.seed,
+            progress=progress,
+        )  # fmt: skip
+        result.update(out)
+        if echo:
+            for line in describe(out, model.name, settings.split):
+                echo(line)
+    if is_run:
+        from genzoo.io import write_json
+
+        path = eval_path(run, settings.split)
+        write_json(path, result)
+        if echo:
+            echo(f"wrote {path}")
+    return result

@@ -20,6 +20,7 @@ crafted checkpoint cannot run code. Everything else is JSON or safetensors.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -152,6 +153,47 @@ def read_run(run_dir: Path) -> dict[str, Any]:
         return json.loads(f.read_text())
     except json.JSONDecodeError as e:
         raise CorruptFileError(f"{f} is not valid JSON ({e}); restore or delete the run") from e
+
+
+def run_dataset(run: Path, split: str, data: str | None = None, root: Path | None = None) -> Any:
+    """The dataset a run was trained on (from its run.json), at ``split``.
+
+    Args:
+        run: a run directory (an exported model records no dataset: pass ``data``).
+        split: ``train``, ``test`` or a slice such as ``train[:50000]``.
+        data: another dataset's name, instead of the run's own.
+        root: the folder holding the dataset's files (overrides the usual look-up).
+    """
+    from genzoo.data import load_dataset
+
+    run = Path(run)
+    info: dict[str, Any] = read_run(run).get("data", {}) if (run / RUN_FILE).is_file() else {}
+    spec = data or info.get("spec")
+    if not spec:
+        raise UserInputError(f"{run} does not record its dataset; pass --data NAME")
+    return load_dataset(
+        spec,
+        split,
+        root=root or info.get("root"),
+        image_size=info.get("image_size"),
+        seed=info.get("seed", 0),
+    )
+
+
+def weights_digest(path: str | Path) -> str:
+    """SHA-256 (hex, first 16 digits) of the weights a run directory or export loads.
+
+    Evaluation results are stored with it, so figures computed on older weights of a run
+    that has trained on are never shown as the current model's.
+    """
+    path = Path(path)
+    if (path / RUN_FILE).is_file():
+        path = path / EXPORT_DIR
+    h = hashlib.sha256()
+    with open(path / "model.safetensors", "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
 
 
 def check_is_model(obj: Any) -> None:
