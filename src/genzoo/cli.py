@@ -133,6 +133,62 @@ class EvalCommand:
 
 
 @dataclass
+class _CompareOptions:
+    metrics: str = "nll,fid,kid,pr,dc,nn"
+    """Comma-separated, as for 'genzoo eval' (nll is skipped for models without a density;
+    'is' and 'parzen' on request)."""
+    split: str = "test"
+    """Split every run is evaluated on."""
+    n: int | None = None
+    """nll: the first N examples (default: all). Sample metrics: N samples against the first
+    N images of the split (default 10000; about 10-20 min per run for Inception on 2 CPU
+    cores: --n 1000 --features domain gives a quick look)."""
+    features: Literal["inception", "domain", "pixel"] = "inception"
+    """Features of the sample metrics (see 'genzoo eval --help')."""
+    seed: int = 0
+    """Seed of the samplers, estimators and pictures."""
+    iwae_k: int = 1000
+    """Importance samples of bounded likelihoods (VAE)."""
+    batch_size: int = 256
+    """Examples per forward pass (and samples per sampler call)."""
+    device: str = "cpu"
+    """Torch device: cpu, cuda, mps."""
+    data: str | None = None
+    """Evaluate every run on this dataset instead of their own (they must share one)."""
+    data_root: Path | None = None
+    """Folder holding the dataset's files (overrides the usual look-up)."""
+    force: bool = False
+    """Overwrite --out if it exists."""
+
+
+@dataclass
+class CompareCommand(_CompareOptions):
+    """Evaluate several runs the same way (same split, n, seed and features; figures a run
+    already stores for its current weights are reused) and print one table with units."""
+
+    runs: tyro.conf.Positional[tuple[Path, ...]] = ()
+    """Run directories (or exported models with --data)."""
+    out: Path | None = None
+    """Also write the table here: .md, .csv, .txt or .json (all figures)."""
+    format: Literal["text", "markdown", "csv", "json"] | None = None
+    """Format of --out (default: from its suffix)."""
+
+
+@dataclass
+class ReportCommand(_CompareOptions):
+    """Write one static HTML page: the comparison table, real images, and per run samples,
+    nearest training images, completions, reconstructions, interpolations, training curves
+    and its configuration. Self-contained (images embedded); opens offline."""
+
+    runs: tyro.conf.Positional[tuple[Path, ...]] = ()
+    """Run directories."""
+    out: Path = Path("report.html")
+    """The HTML file to write."""
+    title: str = "genzoo report"
+    """Title of the page."""
+
+
+@dataclass
 class ExportCommand:
     """Write a run's model as config.json + model.safetensors into a folder."""
 
@@ -549,6 +605,48 @@ def run_eval(argv: Sequence[str]) -> int:
     return 0
 
 
+def run_compare(argv: Sequence[str]) -> int:
+    args = tyro.cli(CompareCommand, args=argv, prog="genzoo compare")
+    from genzoo.report.compare import build_table, compare_runs, format_for, results_json
+
+    fmt = format_for(args.out, args.format)
+    if args.out is not None:
+        _check_out_file(args.out, args.force)
+    _device(args.device)
+    settings = _settings(args, args.metrics)
+    results = compare_runs(args.runs, settings)
+    table = build_table(results, settings)
+    print()
+    print(table.render("text"), end="")
+    if args.out is not None:
+        from genzoo.io import atomic_path
+
+        text = results_json(results, settings) if fmt == "json" else table.render(fmt)
+        with atomic_path(args.out) as tmp:
+            tmp.write_text(text)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def run_report(argv: Sequence[str]) -> int:
+    args = tyro.cli(ReportCommand, args=argv, prog="genzoo report")
+    import shlex
+
+    from genzoo.report.page import write_report
+
+    _device(args.device)
+    out = write_report(
+        args.runs,
+        args.out,
+        _settings(args, args.metrics),
+        title=args.title,
+        force=args.force,
+        command="genzoo report " + shlex.join(argv),
+    )
+    print(f"wrote {out} (open it in a browser: file://{out.resolve()})")
+    return 0
+
+
 def _viz_nearest(args: VizNearest, model: Any) -> int:
     """``genzoo viz nearest``: samples beside their nearest training images."""
     from genzoo.metrics.evaluate import draw_samples, max_value_of, real_images
@@ -737,6 +835,8 @@ COMMANDS: dict[str, tuple[str, Callable[[Sequence[str]], int]]] = {
     "train": ("Train a model: genzoo train MODEL --data NAME --out DIR", run_train_command),
     "sample": ("Draw samples or completions into a PNG grid", run_sample),
     "eval": ("Likelihood (bits/dim) and sample metrics (FID, KID, PR, DC, NN)", run_eval),
+    "compare": ("Evaluate several runs the same way: one table with units", run_compare),
+    "report": ("One static HTML page comparing runs: table, samples, neighbours", run_report),
     "export": ("Export a run's model (config.json + model.safetensors)", run_export),
     "data": ("Datasets: 'genzoo data list', 'genzoo data prepare NAME'", run_data),
     "viz": (

@@ -9,8 +9,9 @@ reuse a figure only when it was computed on the same weights, split, n, seed and
 ``genzoo eval`` is a thin wrapper around it.
 
 Metric names (``--metrics``): ``fid``, ``kid``, ``pr`` (precision/recall, k=3), ``dc``
-(density/coverage, k=5), ``nn`` (memorisation, pixels and features), ``parzen`` (the
-Parzen-window estimate, flagged as such).
+(density/coverage, k=5), ``is`` (Inception Score, only from a network with class logits:
+the domain classifier; the FID network file has none), ``nn`` (memorisation, pixels and
+features), ``parzen`` (the Parzen-window estimate, flagged as such).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from genzoo.metrics.features import (
     reference_features,
 )
 
-SAMPLE_METRICS = ("fid", "kid", "pr", "dc", "nn", "parzen")
+SAMPLE_METRICS = ("fid", "kid", "pr", "dc", "is", "nn", "parzen")
 FEATURE_METRICS = ("fid", "kid", "pr", "dc")
 FEATURES = ("inception", "domain", "pixel")
 
@@ -228,6 +229,12 @@ def evaluate_samples(
         raise UserInputError(
             f"unknown metric(s) {', '.join(unknown)}; choose from nll, {', '.join(SAMPLE_METRICS)}"
         )
+    if "is" in metrics and features != "domain":
+        raise UserInputError(
+            "the Inception Score needs a network with class logits, and the FID network file "
+            "(pool3 only) has none: use --features domain for a domain-classifier score "
+            "(not comparable with published Inception Scores), or drop 'is'"
+        )
     if ("nn" in metrics or features == "domain") and train is None:
         raise UserInputError("the nn metric and domain features need the training split")
     mv = max_value_of(model.data.kind)
@@ -244,7 +251,7 @@ def evaluate_samples(
     common: dict[str, Any] = {
         "n_samples": n, "n_reference": len(real), "seed": seed, "feature_network": features,
     }  # fmt: skip
-    need_feats = any(m in FEATURE_METRICS for m in metrics) or (
+    need_feats = any(m in (*FEATURE_METRICS, "is") for m in metrics) or (
         "nn" in metrics and features != "pixel"
     )
     f_fake = f_real = None
@@ -272,6 +279,16 @@ def evaluate_samples(
         out["pr"] = {**precision_recall(f_real, f_fake, k=3), "k": 3, **common}
     if "dc" in metrics:
         out["dc"] = {**density_coverage(f_real, f_fake, k=5), "k": 5, **common}
+    if "is" in metrics:
+        from genzoo.metrics.inception_score import inception_score
+
+        score = inception_score(extractor.logits(samples, max_value=mv), splits=10)  # type: ignore[union-attr]
+        out["is"] = {
+            "value": score.mean, "std": score.std, "splits": score.splits,
+            "note": "from the domain classifier's logits, not Inception's: not comparable "
+            "with published Inception Scores",
+            **common,
+        }  # fmt: skip
     if "nn" in metrics and train is not None:
         train_imgs = real_images(train, len(train), seed)
         px = nearest.memorisation(
@@ -328,6 +345,11 @@ def describe(results: dict[str, Any], model_name: str, split: str) -> list[str]:
             lines.append(f"  precision: {e['precision']:.4f}, recall: {e['recall']:.4f} (k=3)")
         elif name == "dc":
             lines.append(f"  density: {e['density']:.4f}, coverage: {e['coverage']:.4f} (k=5)")
+        elif name == "is":
+            lines.append(
+                f"  inception score (domain classifier): {e['value']:.3f} +- {e['std']:.3f} "
+                f"({e['splits']} splits)"
+            )
         elif name == "nn":
             for space in ("pixel", "feature"):
                 if space in e:
@@ -458,7 +480,7 @@ def _sample_entry_matches(entry: Any, settings: EvalSettings, metric: str) -> bo
     if not isinstance(entry, dict):
         return False
     same = entry.get("n_samples") == settings.n_samples and entry.get("seed") == settings.seed
-    if metric in FEATURE_METRICS or metric == "nn":
+    if metric in (*FEATURE_METRICS, "is", "nn"):
         same = same and entry.get("feature_network") == settings.features
     return same
 

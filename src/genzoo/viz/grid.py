@@ -56,13 +56,19 @@ def make_grid(
     return grid
 
 
-def save_grid(images: Tensor, path: str | Path, nrow: int | None = None, scale: int = 1) -> Path:
-    """Write ``make_grid(images, nrow)`` as a PNG, atomically; ``scale`` enlarges it."""
+def grid_image(images: Tensor, nrow: int | None = None, scale: int = 1) -> Image.Image:
+    """``make_grid(images, nrow)`` as a PIL image; ``scale`` enlarges it (nearest)."""
     grid = make_grid(images, nrow)  # (C, H, W)
     array = grid.permute(1, 2, 0).numpy()
     img = Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array)
     if scale > 1:
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    return img
+
+
+def save_grid(images: Tensor, path: str | Path, nrow: int | None = None, scale: int = 1) -> Path:
+    """Write ``make_grid(images, nrow)`` as a PNG, atomically; ``scale`` enlarges it."""
+    img = grid_image(images, nrow, scale)
     path = Path(path)
     with atomic_path(path) as tmp:
         img.save(tmp, format="PNG")

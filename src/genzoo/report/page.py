@@ -1,0 +1,340 @@
+"""``genzoo report``: several runs side by side on one static HTML page.
+
+The page is one self-contained file: every picture is a PNG embedded as a ``data:`` URI,
+the style sheet is inline and there is no script, so it opens offline, from any folder,
+and can be attached to a report or mailed as is. It holds:
+
+- the comparison table of :mod:`genzoo.report.compare` (units, sample counts, features);
+- a grid of real images of the split ("compare with the original data");
+- per run: samples, samples beside their nearest training images (pixels), completions
+  (autoregressive models), reconstructions, interpolations and the 2-D manifold (latent
+  models, where they apply), training curves from ``logs/metrics.csv`` (matplotlib), and
+  the run's ``run.json``.
+
+Everything is computed through the model contract and the views of :mod:`genzoo.viz`;
+the pictures are drawn with fixed seeds, so a report of the same runs is reproducible.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import datetime
+import html
+import io
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from genzoo import __version__
+from genzoo.errors import UserInputError
+from genzoo.io import atomic_path
+from genzoo.metrics.evaluate import EvalSettings
+from genzoo.report.compare import RunResult, Table, build_table, compare_runs
+
+SAMPLES_SHOWN = 64
+NEIGHBOURS_ROWS = 8
+NEIGHBOURS_K = 5
+TILE_PIXELS = 56
+"""Tiles are enlarged (nearest neighbour, by a whole factor, at least 2) to about this many
+pixels, so 8x8 and 28x28 images stay legible."""
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One picture of the page: a PNG and what it shows."""
+
+    title: str
+    png: bytes
+    caption: str
+
+
+def _png(img: Any) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def grid_png(images: Tensor, nrow: int | None = None, scale: int | None = None) -> bytes:
+    """uint8 (N, C, H, W) images as the PNG bytes of one grid (enlarged, see TILE_PIXELS)."""
+    from genzoo.viz.grid import grid_image
+
+    scale = scale or max(2, TILE_PIXELS // max(images.shape[-2:]))
+    return _png(grid_image(images.cpu(), nrow, scale))
+
+
+def read_curves(run: Path) -> dict[str, tuple[list[int], list[float]]]:
+    """The training curves of ``logs/metrics.csv``: name -> (steps, values)."""
+    path = Path(run) / "logs" / "metrics.csv"
+    curves: dict[str, tuple[list[int], list[float]]] = {}
+    if not path.is_file():
+        return curves
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            try:
+                step, value = int(row["step"]), float(row["value"])
+            except (KeyError, TypeError, ValueError):
+                continue  # a line cut short by an interrupted run
+            steps, values = curves.setdefault(row.get("name") or "?", ([], []))
+            steps.append(step)
+            values.append(value)
+    return curves
+
+
+def curves_png(curves: dict[str, tuple[list[int], list[float]]], max_panels: int = 8) -> bytes:
+    """Training curves, one small panel per logged quantity (matplotlib, Agg)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = sorted(curves, key=lambda k: (k != "loss", k))[:max_panels]
+    cols = min(4, len(names))
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
+    for ax in axes.flat[len(names) :]:
+        ax.axis("off")
+    for ax, name in zip(axes.flat, names, strict=False):
+        steps, values = curves[name]
+        ax.plot(steps, values, linewidth=1, marker="." if len(steps) < 20 else None)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+@torch.no_grad()
+def run_figures(run: Path, model: Any, *, seed: int = 0) -> list[Figure]:
+    """The pictures of one run, each drawn with ``seed``; views a model lacks are skipped."""
+    from genzoo.metrics.evaluate import draw_samples, max_value_of, real_images
+    from genzoo.metrics.nearest import nearest_grid
+    from genzoo.models.base import LatentModel
+    from genzoo.train.checkpoint import RUN_FILE, run_dataset
+    from genzoo.viz import latent, prior
+
+    figures: list[Figure] = []
+    device = next(iter(model.parameters()), torch.empty(0)).device
+    conditional = bool(getattr(model.config, "conditional", False))
+    if model.data.kind == "points":
+        return figures + _curves_figure(run)
+    samples = draw_samples(model, SAMPLES_SHOWN, batch_size=SAMPLES_SHOWN, seed=seed)
+    how = "class labels 0, 1, ... in turn" if conditional else "unconditional"
+    figures.append(Figure("samples", grid_png(samples, 8), f"{len(samples)} samples ({how})"))
+    has_run = (Path(run) / RUN_FILE).is_file()
+    if has_run:
+        train_ds = run_dataset(run, "train")
+        train = real_images(train_ds, len(train_ds), seed)
+        grid, _ = nearest_grid(
+            samples[:NEIGHBOURS_ROWS], train, NEIGHBOURS_K, max_value_of(model.data.kind)
+        )
+        figures.append(
+            Figure(
+                "nearest training images",
+                grid_png(grid, NEIGHBOURS_K + 1),
+                f"first column: a sample; then its {NEIGHBOURS_K} nearest of the "
+                f"{len(train)} training images (pixels, L2). A copy would match exactly.",
+            )
+        )
+        test = run_dataset(run, "test")
+        images = torch.stack([test[i][0] for i in range(8)])  # (8, C, H, W)
+        labels = torch.stack([torch.as_tensor(test[i][1]) for i in range(8)])
+        lab = labels.to(device) if conditional else None
+        if hasattr(model, "complete"):
+            rows = model.data.image_shape[1] // 2
+            g = torch.Generator(device).manual_seed(seed)
+            filled = model.complete(images.to(device), rows, labels=lab, generator=g).cpu()
+            given = images.clone()
+            given[:, :, rows:, :] = 0
+            figures.append(
+                Figure(
+                    "completions",
+                    grid_png(torch.cat([given, filled, images]), 8),
+                    f"rows: top {rows} rows given; the rest sampled; the original test image",
+                )
+            )
+        if isinstance(model, LatentModel) and getattr(model, "has_encoder", True):
+            recon = latent.reconstruct(model, images, lab).cpu()
+            figures.append(
+                Figure(
+                    "reconstructions",
+                    grid_png(torch.cat([images, recon]), 8),
+                    "top: test images; bottom: decode(encode(x)) (posterior means)",
+                )
+            )
+            pair_lab = None if lab is None else lab[:2]
+            rows_i = [
+                latent.interpolate(model, images[:2], pair_lab, 10, m).cpu()
+                for m in latent.INTERPOLATIONS
+            ]
+            figures.append(
+                Figure(
+                    "interpolations",
+                    grid_png(torch.cat(rows_i), 10),
+                    "between the codes of test images 0 and 1: linear (top), spherical",
+                )
+            )
+        elif isinstance(model, LatentModel):
+            label = 0 if conditional else None
+            rows_i = [
+                prior.interpolate_samples(model, 0, 1, steps=10, method=m, seed=seed, label=label)
+                for m in latent.INTERPOLATIONS
+            ]
+            figures.append(
+                Figure(
+                    "interpolations",
+                    grid_png(torch.cat(rows_i).cpu(), 10),
+                    "between two prior codes z0, z1: linear (top), spherical",
+                )
+            )
+    two_d = isinstance(model, LatentModel) and getattr(model, "latent_dim", 0) == 2
+    if two_d and not conditional and getattr(model, "has_encoder", True):
+        grid = latent.manifold(model, 15).cpu()
+        figures.append(
+            Figure(
+                "2-D latent manifold",
+                grid_png(grid, 15),
+                "decoded at the Gaussian quantiles of a 15x15 grid of codes",
+            )
+        )
+    return figures + _curves_figure(run)
+
+
+def _curves_figure(run: Path) -> list[Figure]:
+    curves = read_curves(run)
+    if not curves:
+        return []
+    last = max(max(steps) for steps, _ in curves.values())
+    return [Figure("training curves", curves_png(curves), f"logs/metrics.csv, up to step {last}")]
+
+
+def _img(fig: Figure) -> str:
+    data = base64.b64encode(fig.png).decode("ascii")
+    return (
+        f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(fig.title)}">'
+        f"<figcaption><b>{html.escape(fig.title)}</b>: {html.escape(fig.caption)}"
+        "</figcaption></figure>"
+    )
+
+
+def table_html(table: Table) -> str:
+    """The comparison table as an HTML table with its notes."""
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in table.rows
+    )
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in table.notes)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table><ul>{notes}</ul>"
+
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em;
+       color: #222; }
+table { border-collapse: collapse; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; }
+th { background: #f3f3f3; }
+figure { display: inline-block; vertical-align: top; margin: 0.5em 1em 1em 0; max-width: 100%; }
+figure img { image-rendering: pixelated; max-width: 100%; border: 1px solid #ddd; }
+figcaption { font-size: 0.85em; max-width: 40em; }
+pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
+.meta { color: #555; font-size: 0.9em; }
+"""
+
+
+def render_page(
+    title: str,
+    table: Table,
+    real: Figure,
+    runs: Sequence[tuple[RunResult, list[Figure], dict[str, Any]]],
+    meta: Sequence[str],
+) -> str:
+    """The whole page as HTML text."""
+    parts = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        '<p class="meta">' + "<br>".join(html.escape(m) for m in meta) + "</p>",
+        "<h2>Comparison</h2>",
+        table_html(table),
+        "<h2>The original data</h2>",
+        _img(real),
+    ]
+    for result, figures, info in runs:
+        anchor = html.escape("run-" + result.label, quote=True)
+        parts.append(
+            f'<h2 id="{anchor}">{html.escape(result.label)}: {html.escape(result.model)}</h2>'
+        )
+        parts.append(
+            f'<p class="meta">{html.escape(str(result.run))}; {result.num_params:,} parameters</p>'
+        )
+        parts += [_img(f) for f in figures]
+        if info:
+            text = html.escape(json.dumps(info, indent=2, sort_keys=True))
+            parts.append(f"<details><summary>run.json</summary><pre>{text}</pre></details>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def write_report(
+    runs: Sequence[str | Path],
+    out: str | Path,
+    settings: EvalSettings,
+    *,
+    title: str = "genzoo report",
+    force: bool = False,
+    progress: bool = True,
+    echo: Callable[[str], None] | None = print,
+    command: str | None = None,
+) -> Path:
+    """Evaluate ``runs`` with ``settings`` (reusing matching stored figures), draw their
+    pictures and write the page to ``out`` atomically.
+
+    Raises:
+        UserInputError: ``out`` exists and ``force`` is False, or it is not an .html file.
+    """
+    from tqdm.auto import tqdm
+
+    from genzoo.metrics.evaluate import real_images
+    from genzoo.train.checkpoint import RUN_FILE, load, read_run, run_dataset
+
+    out = Path(out)
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise UserInputError(f"--out {out}: the report is an HTML page; name it e.g. report.html")
+    if out.exists() and not force:
+        raise UserInputError(f"{out} exists; pass --force to overwrite it or choose another --out")
+    results = compare_runs(runs, settings, progress=progress, echo=echo)
+    table = build_table(results, settings)
+    first = results[0].run
+    ref = run_dataset(first, settings.split, settings.data, settings.data_root)
+    real = Figure(
+        "real images",
+        grid_png(real_images(ref, SAMPLES_SHOWN, settings.seed), 8),
+        f"the first {SAMPLES_SHOWN} images of the {settings.split} split of "
+        f"{getattr(ref, 'name', 'the data')}",
+    )
+    pages = []
+    for result in tqdm(results, desc="pictures", unit="run", disable=not progress):
+        model = load(result.run, map_location=settings.device)
+        figures = run_figures(result.run, model, seed=settings.seed)
+        info = read_run(result.run) if (result.run / RUN_FILE).is_file() else {}
+        pages.append((result, figures, info))
+    now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    meta = [
+        f"dataset: {getattr(ref, 'name', '?')}, split {settings.split}; written {now} "
+        f"by genzoo {__version__}",
+    ]
+    if command:
+        meta.append(f"command: {command}")
+    page = render_page(title, table, real, pages, meta)
+    with atomic_path(out) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return out
