@@ -204,14 +204,16 @@ def test_console_script_runs(tmp_path):
 
 
 def test_every_recipe_in_configs_is_valid(capsys):
-    """Each configs/MODEL-*.toml parses against its model's typed config."""
+    """Each configs/MODEL-*.toml and configs/demo/MODEL.toml parses against its model's
+    typed config."""
     from pathlib import Path
 
     from genzoo.registry import MODELS
 
-    recipes = sorted((Path(__file__).parents[1] / "configs").glob("*.toml"))
-    assert recipes
+    recipes = sorted((Path(__file__).parents[1] / "configs").glob("**/*.toml"))
+    assert len([r for r in recipes if r.parent.name == "demo"]) == 3
     for recipe in recipes:
-        model = max((m for m in MODELS if recipe.stem.startswith(m + "-")), key=len)
+        stem = recipe.stem
+        model = max((m for m in MODELS if stem == m or stem.startswith(m + "-")), key=len)
         assert main(["train", model, "--config", str(recipe), "--print-config"]) == 0, recipe
     capsys.readouterr()

