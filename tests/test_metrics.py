@@ -406,6 +406,9 @@ def test_domain_features_are_trained_once_cached_and_labelled(tmp_path):
     assert net.path.is_file() and net.path.suffix == ".safetensors"
     f = net.features(test.images[:10])
     assert f.shape == (10, 128) and torch.isfinite(f).all()
+    # features are scaled to unit RMS on the real test images (KID's kernel expects O(1))
+    rms = net.features(test.images).double().pow(2).mean().sqrt().item()
+    assert rms == pytest.approx(1.0, rel=1e-4) and net.scale > 1.5
     again = DomainFeatures(train.images, train.labels, test.images, test.labels, **kwargs)
     assert len(lines) == 1 and again.accuracy == pytest.approx(net.accuracy, abs=1e-6)
     assert again.name == net.name and net.name.startswith("domain-digits-")

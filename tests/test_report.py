@@ -168,6 +168,7 @@ def test_report_is_one_self_contained_page_with_every_view(report):
     titles = [[alt for alt, _ in _images(s)] for s in sections]
     assert "completions" in titles[0] and "reconstructions" not in titles[0]
     assert {"reconstructions", "interpolations", "2-D latent manifold"} <= set(titles[1])
+    assert "decoded prior codes" in titles[1] and "decoded prior codes" not in titles[2]
     assert "interpolations" in titles[2] and "completions" not in titles[2]
     for t in titles:
         assert {"samples", "nearest training images", "training curves"} <= set(t)

@@ -11,6 +11,10 @@ Bińkowski et al. 2018's MNIST experiments); the architecture and training here 
 
 The trained network is cached as safetensors under ``cache_root()/"features"``, keyed by
 the training images' digest, with its test accuracy in the file's metadata.
+
+The features are divided by one constant, their root mean square over the real test
+images, so their entries are of order 1 as Inception's are: KID's polynomial kernel was
+designed for that range (on the raw ReLU units, KIDs were of order 1e2-1e3).
 """
 
 from __future__ import annotations
@@ -141,11 +145,18 @@ class DomainFeatures:
                         "steps": str(steps), "num_test": str(len(test_images))}  # fmt: skip
                 save_file(state, str(tmp), metadata=meta)
         self.net.eval()
+        # One constant, the RMS of the real test images' features: divided out so that
+        # entries are of order 1 like Inception's pool3 features, the range KID's kernel
+        # (x . y / D + 1)^3 was designed for (raw ReLU units gave KIDs of order 1e2-1e3).
+        # FID scales with its square; a function of the weights and test set, so fixed.
+        self.scale = 1.0
+        raw = self.features(test_images, max_value=max_value)  # (N_test, 128)
+        self.scale = float(raw.double().pow(2).mean().sqrt().clamp_min(1e-12))
         weights = hashlib.sha1()
         for k, v in sorted(self.net.state_dict().items()):
             weights.update(k.encode() + v.detach().cpu().contiguous().numpy().tobytes())
         # Reference-feature caches are keyed by the weights themselves.
-        self.name = f"domain-{_slug(dataset)}-{weights.hexdigest()[:12]}"
+        self.name = f"domain-{_slug(dataset)}-{weights.hexdigest()[:12]}-rms1"
         self.label = (
             f"domain classifier on {dataset} (test accuracy {100 * self.accuracy:.1f}%; "
             "not comparable with Inception FIDs)"
@@ -173,12 +184,12 @@ class DomainFeatures:
     def features(
         self, images: Tensor, *, max_value: int = 255, progress: Callable[[int], None] | None = None
     ) -> Tensor:
-        """uint8 images (N, C, H, W) -> float32 features (N, 128)."""
+        """uint8 images (N, C, H, W) -> float32 features (N, 128), divided by ``scale``."""
         check_images(images, max_value)
         out = torch.empty(len(images), self.dim)
         for i in range(0, len(images), 500):
             batch = images[i : i + 500]
-            out[i : i + len(batch)] = self.net.features(_inputs(batch, max_value))
+            out[i : i + len(batch)] = self.net.features(_inputs(batch, max_value)) / self.scale
             if progress is not None:
                 progress(len(batch))
         return out

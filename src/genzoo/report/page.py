@@ -162,6 +162,18 @@ def run_figures(run: Path, model: Any, *, seed: int = 0) -> list[Figure]:
                 )
             )
         if isinstance(model, LatentModel) and getattr(model, "has_encoder", True):
+            z = prior.latent_codes(model, SAMPLES_SHOWN, seed)  # (64, latent_dim)
+            k = model.data.num_classes or 1
+            z_lab = torch.arange(SAMPLES_SHOWN, device=device) % k if conditional else None
+            means = model.decode(z, z_lab).cpu()
+            figures.append(
+                Figure(
+                    "decoded prior codes",
+                    grid_png(means, 8),
+                    "decode(z) for z ~ N(0, I): the decoder's mean image, without the pixel "
+                    "noise of p(x|z) that true samples (above) carry",
+                )
+            )
             recon = latent.reconstruct(model, images, lab).cpu()
             figures.append(
                 Figure(
