@@ -124,7 +124,8 @@ def test_domain_classifier_logits_agree_with_its_features_and_accuracy(tmp_path)
     assert correct == pytest.approx(net.accuracy, abs=1e-6)
     # The head applied to the features: the same network, the same inputs.
     head = net.net.head
-    expected = net.features(test.images) @ head.weight.detach().T + head.bias.detach()
+    raw = net.features(test.images) * net.scale  # features are returned at unit RMS
+    expected = raw @ head.weight.detach().T + head.bias.detach()
     torch.testing.assert_close(logits, expected, atol=1e-5, rtol=1e-5)
     # Batches of 500: 600 images take two batches; the rows do not depend on the batching.
     twice = net.logits(torch.cat([test.images, test.images]))
