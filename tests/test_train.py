@@ -148,3 +148,42 @@ def test_truncated_checkpoint_and_weights_give_clear_errors(tmp_path):
         genzoo.load(tmp_path / "run")
     with pytest.raises(FileNotFoundError, match="neither a run"):
         genzoo.load(tmp_path)
+
+
+def test_batched_fetch_gives_the_dataloaders_batches_and_the_same_training(tmp_path):
+    from torch.utils.data import default_collate
+
+    from genzoo.data import load_dataset
+
+    digits = load_dataset("digits", "train")
+    idx = torch.tensor([5, 0, 17, 3])
+    for got, want in zip(digits.batch(idx), default_collate([digits[i] for i in idx]), strict=True):
+        assert torch.equal(got, want)
+
+    class PerItem(Dataset):  # the same data without .batch: the DataLoader path
+        def __len__(self):
+            return len(digits)
+
+        def __getitem__(self, i):
+            return digits[i]
+
+    def tiny():
+        torch.manual_seed(0)
+        return genzoo.create_model("pixelcnn", image_shape=(1, 8, 8), **TINY["pixelcnn"])
+
+    a = fit(tiny(), digits, tmp_path / "batched", cfg(ema_decay=0.0))
+    b = fit(tiny(), PerItem(), tmp_path / "per-item", cfg(ema_decay=0.0))
+    for (k, v), w in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(v, w), k
+
+
+def test_batched_fetch_binarises_dynamically():
+    from genzoo.data.datasets import ImageDataset
+
+    grey = torch.full((64, 1, 4, 4), 128, dtype=torch.uint8)
+    ds = ImageDataset(grey, None, name="x", kind="binary", num_classes=None, binarize="dynamic")
+    torch.manual_seed(0)
+    images, labels = ds.batch(torch.arange(64))
+    assert set(images.unique().tolist()) == {0, 1} and labels.eq(-1).all()
+    assert abs(images.float().mean().item() - 128 / 255) < 0.05  # p = 128/255 per pixel
+    assert not torch.equal(images, ds.batch(torch.arange(64))[0])  # a fresh draw each time

@@ -18,7 +18,7 @@ import math
 import random
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -236,13 +236,15 @@ def fit(
     if ema is not None:
         ema.to(fabric.device)
 
-    loader = DataLoader(
-        dataset,
-        batch_sampler=step_batches(
-            len(dataset), train.batch_size, train.seed, start, fabric.global_rank, fabric.world_size
-        ),
-        num_workers=train.num_workers,
+    index_batches = step_batches(
+        len(dataset), train.batch_size, train.seed, start, fabric.global_rank, fabric.world_size
     )
+    loader: Iterable[tuple[torch.Tensor, torch.Tensor]]
+    if callable(getattr(dataset, "batch", None)) and train.num_workers == 0:
+        # In-memory genzoo datasets index a whole batch at once (ImageDataset.batch).
+        loader = (dataset.batch(torch.tensor(b)) for b in index_batches)  # type: ignore[attr-defined]
+    else:
+        loader = DataLoader(dataset, batch_sampler=index_batches, num_workers=train.num_workers)
     csv_log = _CsvLog(out / "logs" / "metrics.csv")
     last_norm: dict[str, float] = {}
 
