@@ -76,7 +76,8 @@ def max_value_of(kind: str) -> int:
     """255 for 8-bit data, 1 for binary data; images only."""
     if kind == "points":
         raise UserInputError(
-            "sample metrics (fid, kid, pr, dc, nn, parzen) need image data, not 2-D points"
+            "sample metrics (fid, kid, pr, dc, is, nn, parzen) need image data, not 2-D "
+            "points: evaluate 2-D runs with --metrics nll and look at their scatters"
         )
     return 1 if kind == "binary" else 255
 

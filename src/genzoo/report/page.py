@@ -68,6 +68,17 @@ def grid_png(images: Tensor, nrow: int | None = None, scale: int | None = None) 
     return _png(grid_image(images.cpu(), nrow, scale))
 
 
+def scatter_png(points: Tensor, log_density: Any, title: str) -> bytes:
+    """2-D points (N, 2) over a density, as PNG bytes (:func:`genzoo.viz.points.save_scatter`)."""
+    import tempfile
+
+    from genzoo.viz.points import save_scatter
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = save_scatter(points, Path(tmp) / "scatter.png", log_density=log_density, title=title)
+        return path.read_bytes()
+
+
 def read_curves(run: Path) -> dict[str, tuple[list[int], list[float]]]:
     """The training curves of ``logs/metrics.csv``: name -> (steps, values)."""
     path = Path(run) / "logs" / "metrics.csv"
@@ -125,6 +136,13 @@ def run_figures(run: Path, model: Any, *, seed: int = 0) -> list[Figure]:
     device = next(iter(model.parameters()), torch.empty(0)).device
     conditional = bool(getattr(model.config, "conditional", False))
     if model.data.kind == "points":
+        n = 2000
+        points = model.sample(n, generator=torch.Generator(device).manual_seed(seed)).cpu()
+        density = None
+        if (Path(run) / RUN_FILE).is_file():
+            density = getattr(run_dataset(run, "test"), "log_prob", None)
+        png = scatter_png(points, density, f"{model.name}: {n} samples")
+        figures.append(Figure("samples", png, f"{n} samples over the true density (blue)"))
         return figures + _curves_figure(run)
     samples = draw_samples(model, SAMPLES_SHOWN, batch_size=SAMPLES_SHOWN, seed=seed)
     how = "class labels 0, 1, ... in turn" if conditional else "unconditional"
@@ -329,12 +347,19 @@ def write_report(
         echo("\n" + table.render("text"))
     first = results[0].run
     ref = run_dataset(first, settings.split, settings.data, settings.data_root)
-    real = Figure(
-        "real images",
-        grid_png(real_images(ref, SAMPLES_SHOWN, settings.seed), 8),
-        f"the first {SAMPLES_SHOWN} images of the {settings.split} split of "
-        f"{getattr(ref, 'name', 'the data')}",
-    )
+    if hasattr(ref, "points"):  # 2-D toy data
+        real = Figure(
+            "real points",
+            scatter_png(ref.points[:2000], getattr(ref, "log_prob", None), "data"),
+            f"the first 2000 points of the {settings.split} split of {ref.name}",
+        )
+    else:
+        real = Figure(
+            "real images",
+            grid_png(real_images(ref, SAMPLES_SHOWN, settings.seed), 8),
+            f"the first {SAMPLES_SHOWN} images of the {settings.split} split of "
+            f"{getattr(ref, 'name', 'the data')}",
+        )
     pages = []
     for result in tqdm(results, desc="pictures", unit="run", disable=not progress):
         model = load(result.run, map_location=settings.device)
