@@ -223,3 +223,16 @@ def test_report_opens_in_headless_chromium_with_every_image_shown(report, tmp_pa
     broken.write_text(page)
     images, errors = _open_in_chromium(broken)
     assert sum(width == 0 for _, _, width in images) == 1 and errors
+
+
+def test_report_of_a_2d_toy_run_draws_scatters_and_refuses_image_metrics(tmp_path, capsys):
+    run = tmp_path / "toy"
+    argv = ["train", "gan", "--data", "toy2d:8gaussians", "--train.steps", "3",
+            "--train.no-progress", "--train.sample-every", "0", "--out", str(run)]  # fmt: skip
+    assert main(argv) == 0
+    out = tmp_path / "toy.html"
+    assert main(["report", str(run), "--metrics", "nll", "--out", str(out)]) == 0
+    titles = [alt for alt, _ in _images(out.read_text())]
+    assert titles[:2] == ["real points", "samples"]
+    assert main(["compare", str(run), "--metrics", "fid"]) == 2
+    assert "--metrics nll" in capsys.readouterr().err
