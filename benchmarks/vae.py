@@ -294,7 +294,7 @@ def main() -> None:
     lines = [
         f"### VAE and IWAE on Fashion-MNIST, {datetime.date.today().isoformat()}",
         "",
-        f"- command: `{command}` (commit {commit or "unknown"})",
+        f"- command: `{command}` (commit {commit or 'unknown'})",
         f"- machine: {machine()} (shared with other jobs: timings are noisy)",
         f"- model: MLP 784-{HIDDEN}-{HIDDEN}-{LATENT} (IWAE paper, one stochastic layer), "
         f"batch {args.batch_size}, Adam lr 1e-3"
