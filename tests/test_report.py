@@ -59,7 +59,7 @@ def test_compare_prints_one_table_with_units_and_writes_every_format(runs, tmp_p
     assert "40 samples vs 40 test images" in out
     md = (tmp_path / "t.md").read_text().splitlines()
     rows = {line.split("|")[1].strip(): line for line in md if line.startswith("| ")}
-    assert set(rows) >= {"pcnn", "vae", "gan"}
+    assert set(rows) >= {"pcnn", "vae", "gan", "real: train[:40]"}
     assert "(exact)" in rows["pcnn"] and "no density" in rows["gan"] and "<=" in rows["vae"]
 
     # the table's exact NLL is the model's own log_prob on the first --n test images
@@ -69,13 +69,17 @@ def test_compare_prints_one_table_with_units_and_writes_every_format(runs, tmp_p
 
     assert main([*argv, "--out", str(tmp_path / "t.csv")]) == 0
     table = list(csv.reader(io.StringIO((tmp_path / "t.csv").read_text())))
-    assert table[0][:3] == ["run", "model", "params"] and len(table) == 4
+    assert table[0][:3] == ["run", "model", "params"] and len(table) == 5
     assert main([*argv, "--out", str(tmp_path / "t.json")]) == 0
     payload = json.loads((tmp_path / "t.json").read_text())
-    assert [x["model"] for x in payload["runs"]] == ["pixelcnn", "vae", "gan"]
+    assert [x["model"] for x in payload["runs"]] == ["pixelcnn", "vae", "gan", "(data)"]
+    assert [x["is_reference"] for x in payload["runs"]] == [False, False, False, True]
     assert payload["settings"]["n"] == 40
     fids = [x["figures"]["fid"]["value"] for x in payload["runs"]]
-    assert all(f > 0 for f in fids)
+    # real training images are the floor: closer to the test images than 6-step models
+    assert all(f > fids[-1] > 0 for f in fids[:-1])
+    assert main([*argv, "--no-real-row", "--out", str(tmp_path / "t.csv"), "--force"]) == 0
+    assert len((tmp_path / "t.csv").read_text().splitlines()) == 4
     # an existing table is not overwritten without --force
     assert main([*argv, "--out", str(tmp_path / "t.md")]) == 2
     assert main([*argv, "--out", str(tmp_path / "t.md"), "--force"]) == 0

@@ -160,6 +160,9 @@ class _CompareOptions:
     """Evaluate every run on this dataset instead of their own (they must share one)."""
     data_root: Path | None = None
     """Folder holding the dataset's files (overrides the usual look-up)."""
+    real_row: bool = True
+    """Add a row of the first N real training images measured like the samples: the floor
+    a perfect sampler reaches at this N (--no-real-row to leave it out)."""
     force: bool = False
     """Overwrite --out if it exists."""
 
@@ -617,7 +620,7 @@ def run_compare(argv: Sequence[str]) -> int:
         _check_out_file(args.out, args.force)
     _device(args.device)
     settings = _settings(args, args.metrics)
-    results = compare_runs(args.runs, settings)
+    results = compare_runs(args.runs, settings, real_row=args.real_row)
     table = build_table(results, settings)
     print()
     print(table.render("text"), end="")
@@ -644,6 +647,7 @@ def run_report(argv: Sequence[str]) -> int:
         _settings(args, args.metrics),
         title=args.title,
         force=args.force,
+        real_row=args.real_row,
         command="genzoo report " + shlex.join(argv),
     )
     print(f"wrote {out} (open it in a browser: file://{out.resolve()})")

@@ -200,6 +200,7 @@ def evaluate_samples(
     cache: bool = True,
     progress: bool = False,
     samples: Tensor | None = None,
+    samples_tag: str | None = None,
 ) -> dict[str, Any]:
     """Sample metrics of ``model`` against the first n images of ``reference``.
 
@@ -219,6 +220,8 @@ def evaluate_samples(
         cache: cache reference features on disk (``cache_root()/features``).
         progress: show progress bars.
         samples: use these uint8 samples instead of drawing n new ones.
+        samples_tag: cache the features of ``samples`` under this name (real images only:
+            the real-data row of ``genzoo compare``).
 
     Returns:
         ``{metric: {...}}``, each entry stating its features, sample and reference counts.
@@ -265,7 +268,10 @@ def evaluate_samples(
             features, device, feature_batch_size, train=train, test=reference,
             dataset=getattr(reference, "name", "data"), max_value=mv, seed=seed,
         )  # fmt: skip
-        f_fake = _features(extractor, samples, mv, desc="features of samples", progress=progress)
+        f_fake = _features(
+            extractor, samples, mv, desc="features of samples", progress=progress,
+            tag=samples_tag, cache=cache,
+        )  # fmt: skip
         f_real = _features(
             extractor, real, mv, desc="features of reference", progress=progress,
             tag=reference_tag, cache=cache,

@@ -35,6 +35,7 @@ class RunResult:
         has_density: whether the model has a likelihood (exact or a bound).
         bound: whether that likelihood is a bound (VAE) rather than exact.
         figures: the dict :func:`evaluate_run` returned.
+        is_reference: the row of real training images (:func:`real_data_row`), not a model.
     """
 
     run: Path
@@ -44,6 +45,7 @@ class RunResult:
     has_density: bool
     bound: bool
     figures: dict[str, Any] = field(default_factory=dict)
+    is_reference: bool = False
 
 
 @dataclass
@@ -119,11 +121,13 @@ def compare_runs(
     *,
     progress: bool = True,
     echo: Callable[[str], None] | None = print,
+    real_row: bool = False,
 ) -> list[RunResult]:
     """Evaluate every run with the same settings (reusing stored figures that match).
 
     ``nll`` is skipped for models without a density rather than refused, so one command
-    covers PixelCNNs, VAEs and GANs together.
+    covers PixelCNNs, VAEs and GANs together. With ``real_row`` the last row holds real
+    training images measured the same way (:func:`real_data_row`).
     """
     from genzoo.metrics.evaluate import evaluate_run, has_density
     from genzoo.train.checkpoint import load
@@ -156,7 +160,44 @@ def compare_runs(
                 figures=figures,
             )
         )
+    if real_row:
+        row = real_data_row(paths[0], settings, progress=progress)
+        if row is not None:
+            results.append(row)
     return results
+
+
+REFERENCE_METRICS = ("fid", "kid", "pr", "dc", "is")
+
+
+def real_data_row(run: Path, settings: EvalSettings, *, progress: bool = True) -> RunResult | None:
+    """The sample metrics of n real *training* images against the n evaluation images: the
+    floor a perfect sampler would reach at this n (FID is biased upwards at small n).
+
+    Uses ``run``'s model only for its data kind; None when no sample metric is asked.
+    """
+    from genzoo.metrics.evaluate import evaluate_samples, real_images
+    from genzoo.train.checkpoint import load, run_dataset
+
+    metrics = [m for m in settings.metrics if m in REFERENCE_METRICS]
+    if not metrics:
+        return None
+    model = load(run, map_location=settings.device)
+    test = run_dataset(run, settings.split, settings.data, settings.data_root)
+    train = run_dataset(run, "train", settings.data, settings.data_root)
+    n = min(settings.n_samples, len(train))
+    spec = getattr(test, "name", "data")
+    figures = evaluate_samples(
+        model, metrics, test, train=train, n=n, features=settings.features,
+        reference_tag=f"{spec}-{settings.split}", train_tag=f"{spec}-train",
+        device=settings.device, batch_size=settings.batch_size, seed=settings.seed,
+        progress=progress, samples=real_images(train, n, settings.seed),
+        samples_tag=f"{spec}-train",
+    )  # fmt: skip
+    return RunResult(
+        run=Path(run), label=f"real: train[:{n}]", model="(data)", num_params=0,
+        has_density=False, bound=False, figures=figures, is_reference=True,
+    )  # fmt: skip
 
 
 def best_nll(figures: dict[str, Any]) -> tuple[str, dict[str, float]] | None:
@@ -211,10 +252,12 @@ def build_table(results: Sequence[RunResult], settings: EvalSettings) -> Table:
     counts: set[tuple[int, int]] = set()
     for r in results:
         f = r.figures
-        row = [r.label, r.model, f"{r.num_params / 1e6:.2f}M"]
+        row = [r.label, r.model, "-" if r.is_reference else f"{r.num_params / 1e6:.2f}M"]
         if "nll" in metrics:
             best = best_nll(f) if r.has_density else None
-            if not r.has_density:
+            if r.is_reference:
+                row += ["-", "-"]
+            elif not r.has_density:
                 row += ["no density", "no density"]
             elif best is None:
                 row += ["n/a", "n/a"]
@@ -228,6 +271,9 @@ def build_table(results: Sequence[RunResult], settings: EvalSettings) -> Table:
         for name in ("fid", "kid", "pr", "dc", "is", "nn", "parzen"):
             e = f.get(name) if name in metrics else None
             if name not in metrics:
+                continue
+            if r.is_reference and name not in REFERENCE_METRICS:
+                row += ["-"] * (2 if name == "nn" else 1)
                 continue
             if isinstance(e, dict):
                 if "features" in e:
@@ -261,6 +307,11 @@ def build_table(results: Sequence[RunResult], settings: EvalSettings) -> Table:
                 row.append("n/a" if v is None else f"{v:.1f} +- {s:.1f}")
         rows.append(row)
     notes = [f"split: {settings.split}; seed {settings.seed}"]
+    if any(r.is_reference for r in results):
+        notes.append(
+            "real: the first n training images in place of samples: the floor a perfect "
+            "sampler reaches at this n (FID is biased upwards at small n; KID is not)."
+        )
     if "nll" in metrics:
         notes.append(
             "NLL: negative log-likelihood of the discrete data in nats per image, bits/dim = "
@@ -313,6 +364,7 @@ def results_json(results: Sequence[RunResult], settings: EvalSettings) -> str:
             {
                 "run": str(r.run), "label": r.label, "model": r.model,
                 "num_params": r.num_params, "has_density": r.has_density, "bound": r.bound,
+                "is_reference": r.is_reference,
                 "figures": r.figures,
             }
             for r in results

@@ -324,6 +324,7 @@ def write_report(
     progress: bool = True,
     echo: Callable[[str], None] | None = print,
     command: str | None = None,
+    real_row: bool = True,
 ) -> Path:
     """Evaluate ``runs`` with ``settings`` (reusing matching stored figures), draw their
     pictures and write the page to ``out`` atomically.
@@ -341,7 +342,7 @@ def write_report(
         raise UserInputError(f"--out {out}: the report is an HTML page; name it e.g. report.html")
     if out.exists() and not force:
         raise UserInputError(f"{out} exists; pass --force to overwrite it or choose another --out")
-    results = compare_runs(runs, settings, progress=progress, echo=echo)
+    results = compare_runs(runs, settings, progress=progress, echo=echo, real_row=real_row)
     table = build_table(results, settings)
     if echo:
         echo("\n" + table.render("text"))
@@ -361,7 +362,8 @@ def write_report(
             f"{getattr(ref, 'name', 'the data')}",
         )
     pages = []
-    for result in tqdm(results, desc="pictures", unit="run", disable=not progress):
+    models = [r for r in results if not r.is_reference]
+    for result in tqdm(models, desc="pictures", unit="run", disable=not progress):
         model = load(result.run, map_location=settings.device)
         figures = run_figures(result.run, model, seed=settings.seed)
         info = read_run(result.run) if (result.run / RUN_FILE).is_file() else {}
