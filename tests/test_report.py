@@ -135,6 +135,9 @@ def test_compare_refuses_runs_of_different_datasets_and_repeated_runs(runs, tmp_
     assert "named twice" in capsys.readouterr().err
     assert main(["compare", str(tmp_path / "nope"), *QUICK]) == 2
     assert "does not exist" in capsys.readouterr().err
+    assert main(["compare", str(r["pcnn"]), *QUICK, "--metrics", "fid,fdi"]) == 2
+    assert "unknown metric(s) fdi" in capsys.readouterr().err
+    assert not (r["pcnn"] / "eval").exists()  # refused before evaluating anything
 
 
 def test_inception_score_metric_needs_class_logits(runs, tmp_path, capsys):

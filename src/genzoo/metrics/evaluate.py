@@ -409,6 +409,26 @@ class EvalSettings:
     data: str | None = None
     data_root: Path | None = None
 
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.metrics) - {"nll", *SAMPLE_METRICS})
+        if unknown:
+            raise UserInputError(
+                f"unknown metric(s) {', '.join(unknown)}; choose from nll, "
+                f"{', '.join(SAMPLE_METRICS)}"
+            )
+        if self.features not in FEATURES:
+            raise UserInputError(
+                f"unknown features {self.features!r}; choose one of {', '.join(FEATURES)}"
+            )
+        if "is" in self.metrics and self.features != "domain":
+            raise UserInputError(
+                "the Inception Score needs a network with class logits, and the FID network "
+                "file (pool3 only) has none: use --features domain for a domain-classifier "
+                "score (not comparable with published Inception Scores), or drop 'is'"
+            )
+        if self.n is not None and self.n < 1:
+            raise UserInputError(f"--n must be >= 1, got {self.n}")
+
     @property
     def n_samples(self) -> int:
         """Samples drawn for the sample metrics."""
@@ -541,16 +561,7 @@ def evaluate_run(
     from genzoo.train.checkpoint import RUN_FILE, load, run_dataset, weights_digest
 
     run = Path(run)
-    metrics = list(dict.fromkeys(settings.metrics))
-    unknown = sorted(set(metrics) - {"nll", *SAMPLE_METRICS})
-    if unknown:
-        raise UserInputError(
-            f"unknown metric(s) {', '.join(unknown)}; choose from nll, {', '.join(SAMPLE_METRICS)}"
-        )
-    if settings.features not in FEATURES:
-        raise UserInputError(
-            f"unknown features {settings.features!r}; choose one of {', '.join(FEATURES)}"
-        )
+    metrics = list(dict.fromkeys(settings.metrics))  # checked by EvalSettings
     if model is None:
         model = load(run, map_location=settings.device)
     if "nll" in metrics and not has_density(model):
