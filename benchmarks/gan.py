@@ -22,7 +22,7 @@ Hyperparameters per loss (stated in the table): Adam lr 2e-4 and betas (0.5, 0.9
 WGAN-GP (their papers), 1 otherwise; batch 64; latent 100; DCGAN width 64.
 
 Usage:
-    python benchmarks/gan.py [--budget-seconds 45] [--threads 1] [--grids DIR]
+    python benchmarks/gan.py [--budget-seconds 45] [--threads 1] [--grids DIR] [--inception]
 
 Appends a table, with its command, machine and date, to benchmarks/RESULTS.md.
 """
@@ -172,6 +172,9 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads (1: shared machine)")
     p.add_argument("--losses", default=",".join(LOSSES))
     p.add_argument("--grids", type=Path, default=None, help="save a sample grid per loss here")
+    p.add_argument(
+        "--inception", action="store_true", help="also FID on Inception features (slow on CPU)"
+    )
     p.add_argument("--no-write", action="store_true", help="print only; do not touch RESULTS.md")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -194,6 +197,20 @@ def main() -> None:
         f = dom.features(images)
         pr = precision_recall(f_test, f, k=3)
         return fid(f, f_test), pr["precision"], pr["recall"]
+
+    inception = None
+    if args.inception:
+        from genzoo.metrics import InceptionFeatures, reference_features
+
+        inception = InceptionFeatures()
+        i_test = reference_features(
+            inception, test.images[: args.eval_n], tag="fashion-mnist-test"
+        ).features
+
+    def inception_fid(images: torch.Tensor) -> float:
+        if inception is None:
+            return float("nan")
+        return fid(inception.features(images), i_test)
 
     n_ours = sum(p.numel() for p in fresh("non-saturating").parameters())
     n_peer = sum(p.numel() for m in peer_dcgan() for p in m.parameters())
@@ -235,6 +252,7 @@ def main() -> None:
                     pixel_fd(fake, real_test),
                     mmd2(fake, real_test, bandwidth),
                     *domain_scores(samples),
+                    inception_fid(samples),
                 )
             )
             print(rows[-1], flush=True)
@@ -242,6 +260,7 @@ def main() -> None:
         pixel_fd(real_train, real_test),
         mmd2(real_train, real_test, bandwidth),
         *domain_scores(train.images[-args.eval_n :]),
+        inception_fid(train.images[-args.eval_n :]),
     )
 
     command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *sys.argv[1:]])
@@ -256,24 +275,26 @@ def main() -> None:
         f"- machine: {machine()}",
         f"- model: DCGAN 28x28 (G 100 -> 128x7x7 -> 64x14x14 -> 1x28x28; D mirrored), "
         f"{n_ours / 1e6:.2f}M parameters, batch {args.batch_size}, Adam lr 2e-4",
-        f"- quality, {args.eval_n} samples vs the first {args.eval_n} test images: FID and "
+        f"- quality, {args.eval_n} samples vs the first {args.eval_n} test images: FID on "
+        "Inception pool3 (bilinear resize; nan without --inception; biased upwards at small n, "
+        "Lucic et al. used 10k), FID and "
         f"precision/recall (k=3) on {dom.label}; pixel FD (the FID formula on raw pixels in "
         f"[0, 1]) and unbiased Gaussian-kernel MMD^2 (bandwidth {bandwidth:.2f}, the median "
         "test distance); lower is better except precision and recall",
         "",
-        "| loss | settings | steps (D updates) in budget | FID (domain) | precision | recall "
-        "| pixel FD | MMD^2 |",
-        "|---|---|---|---|---|---|---|---|",
+        "| loss | settings | steps (D updates) in budget | FID (Inception) | FID (domain) "
+        "| precision | recall | pixel FD | MMD^2 |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for loss, settings, steps, seconds, fd, mmd, dfid, prec, rec in rows:
+    for loss, settings, steps, seconds, fd, mmd, dfid, prec, rec, ifid in rows:
         extra = ", ".join(f"{k}={v}" for k, v in settings.items()) or "defaults"
         lines.append(
-            f"| {loss} | {extra} | {steps} ({seconds:.0f} s) | {dfid:.2f} | {prec:.3f} | "
-            f"{rec:.3f} | {fd:.2f} | {mmd:.4f} |"
+            f"| {loss} | {extra} | {steps} ({seconds:.0f} s) | {ifid:.2f} | {dfid:.2f} | "
+            f"{prec:.3f} | {rec:.3f} | {fd:.2f} | {mmd:.4f} |"
         )
     lines += [
-        f"| real train images (floor) | - | - | {floor[2]:.2f} | {floor[3]:.3f} | "
-        f"{floor[4]:.3f} | {floor[0]:.2f} | {floor[1]:.4f} |",
+        f"| real train images (floor) | - | - | {floor[5]:.2f} | {floor[2]:.2f} | "
+        f"{floor[3]:.3f} | {floor[4]:.3f} | {floor[0]:.2f} | {floor[1]:.4f} |",
         "",
         "| throughput (non-saturating, same architecture) | images/s |",
         "|---|---|",
