@@ -121,7 +121,8 @@ class EvalCommand:
     the IWAE paper used 5000. Ignored by models with an exact likelihood."""
     metrics: str | None = None
     """Comma-separated: nll, fid, kid, pr (precision/recall, k=3), dc (density/coverage,
-    k=5), nn (nearest training images, in pixels and against the features of the first N
+    k=5), is (Inception Score, from the domain classifier's logits: needs --features domain),
+    nn (nearest training images, in pixels and against the features of the first N
     training images: memorisation), parzen (Parzen-window estimate, for
     models without a density; an estimate, not a likelihood). Default: nll (a model
     without a likelihood, e.g. a GAN, needs --metrics)."""
