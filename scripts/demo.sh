@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: installs (scripts/setup.sh), briefly trains a PixelCNN, a VAE and a GAN on
 # Fashion-MNIST on the CPU (configs/demo/*.toml), evaluates the three the same way and writes
-# one HTML report. Running it again continues the runs (--resume) and rewrites the report.
+# one HTML report. Running it again reuses finished runs and their figures, continues an
+# interrupted run (--resume) and rewrites the report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
