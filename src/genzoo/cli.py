@@ -119,6 +119,12 @@ class EvalCommand:
     iwae_k: int = 1000
     """Importance samples of the IWAE bound, for models whose likelihood is bounded (VAE);
     the IWAE paper used 5000. Ignored by models with an exact likelihood."""
+    ais_steps: int = 0
+    """Also an annealed importance sampling estimate with this many annealing steps (VAE
+    with one stochastic layer; Wu et al. 2017 used 1000-10000); 0: none. Slow: each step
+    costs about 11 decoder passes with gradients per chain."""
+    ais_chains: int = 16
+    """AIS chains per example."""
     metrics: str | None = None
     """Comma-separated: nll, fid, kid, pr (precision/recall, k=3), dc (density/coverage,
     k=5), is (Inception Score, from the domain classifier's logits: needs --features domain),
@@ -599,6 +605,8 @@ def _settings(args: Any, metrics: str) -> Any:
         device=args.device,
         data=getattr(args, "data", None),
         data_root=getattr(args, "data_root", None),
+        ais_steps=getattr(args, "ais_steps", 0),
+        ais_chains=getattr(args, "ais_chains", 16),
     )
 
 

@@ -392,6 +392,9 @@ class EvalSettings:
         features: ``inception``, ``domain`` or ``pixel``.
         seed: seeds samplers, bound estimators, KID subsets, dynamic binarisation.
         iwae_k: importance samples of bounded likelihoods (VAE); ignored for exact ones.
+        ais_steps: annealing steps of an AIS estimate for models that offer one (VAE with
+            one stochastic layer); 0: none.
+        ais_chains: AIS chains per example.
         batch_size: examples per forward pass and samples per sampler call.
         device: torch device name.
         data: another dataset than the run's own (its name).
@@ -408,6 +411,8 @@ class EvalSettings:
     device: str = "cpu"
     data: str | None = None
     data_root: Path | None = None
+    ais_steps: int = 0
+    ais_chains: int = 16
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.metrics) - {"nll", *SAMPLE_METRICS})
@@ -426,6 +431,8 @@ class EvalSettings:
                 "file (pool3 only) has none: use --features domain for a domain-classifier "
                 "score (not comparable with published Inception Scores), or drop 'is'"
             )
+        if self.ais_steps < 0 or self.ais_chains < 1:
+            raise UserInputError("--ais-steps must be >= 0 and --ais-chains >= 1")
         if self.n is not None and self.n < 1:
             raise UserInputError(f"--n must be >= 1, got {self.n}")
 
@@ -444,6 +451,8 @@ def evaluate_likelihood(
     iwae_k: int = 1000,
     batch_size: int = 256,
     seed: int = 0,
+    ais_steps: int = 0,
+    ais_chains: int = 16,
 ) -> dict[str, Any]:
     """Every NLL estimate the model offers (``nll_terms``) over the first n examples.
 
@@ -464,14 +473,23 @@ def evaluate_likelihood(
     sums: dict[str, float] = {}
     for images, labels in loader:
         images, labels = images.to(device), labels.to(device)
-        terms = model.nll_terms(images, labels if conditional else None, iwae_k=iwae_k)
+        terms = model.nll_terms(
+            images, labels if conditional else None, iwae_k=iwae_k, ais_steps=ais_steps,
+            ais_chains=ais_chains,
+        )  # fmt: skip
         for key, value in terms.items():
             sums[key] = sums.get(key, 0.0) + float(value.double().sum())
     bound = bool(model.log_prob_is_bound)
     result: dict[str, Any] = {
         "n": n,
         "likelihood": "upper bound on the NLL" if bound else "exact",
-        "likelihood_settings": {"n": n, "iwae_k": iwae_k if bound else None, "seed": seed},
+        "likelihood_settings": {
+            "n": n,
+            "iwae_k": iwae_k if bound else None,
+            "seed": seed,
+            "ais_steps": ais_steps if bound else 0,
+            "ais_chains": ais_chains if bound else 0,
+        },
     }
     for key, total in sums.items():
         nll = total / n
@@ -501,8 +519,12 @@ def _likelihood_matches(old: dict[str, Any], n: int, settings: EvalSettings, bou
     s = old.get("likelihood_settings")
     if not isinstance(s, dict) or not any(k.startswith("nll") for k in old):
         return False
+    same_ais = settings.ais_steps == s.get("ais_steps", 0) and (
+        settings.ais_steps == 0 or settings.ais_chains == s.get("ais_chains")
+    )
     return s.get("n") == n and (
-        not bound or (s.get("iwae_k") == settings.iwae_k and s.get("seed") == settings.seed)
+        not bound
+        or (s.get("iwae_k") == settings.iwae_k and s.get("seed") == settings.seed and same_ais)
     )
 
 
@@ -587,6 +609,7 @@ def evaluate_run(
             lik = evaluate_likelihood(
                 model, ds, n=settings.n, iwae_k=settings.iwae_k,
                 batch_size=settings.batch_size, seed=settings.seed,
+                ais_steps=settings.ais_steps, ais_chains=settings.ais_chains,
             )  # fmt: skip
             result.update(lik)
             if echo:

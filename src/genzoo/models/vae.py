@@ -448,18 +448,60 @@ class VAE(GenerativeModel):
             generator = torch.Generator(images.device).manual_seed(0)
         return self.bounds(images, labels, k=k, generator=generator)["iwae"]
 
+    def ais_log_prob(
+        self,
+        images: Tensor,
+        labels: Tensor | None = None,
+        *,
+        steps: int = 1000,
+        chains: int = 16,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Annealed importance sampling estimate of log p(x), nats, (N,)
+        (:func:`genzoo.metrics.ais.ais_log_prob`, Wu et al. 2017): a stochastic lower bound
+        that tightens with ``steps``. One stochastic layer and discrete decoders only."""
+        from genzoo.metrics.ais import ais_log_prob
+
+        if self.two_layers or self.decoder_kind == "gaussian":
+            raise UserInputError(
+                "AIS here covers VAEs with one stochastic layer and a discrete decoder "
+                "(bernoulli, logistic, categorical); use the IWAE bound for this model"
+            )
+        images = self.check_images(images)
+        labels = self.check_labels(labels, images.shape[0])
+        n = images.shape[0]
+        target = images.repeat(chains, 1, 1, 1)  # (chains * N, C, H, W), chain-major
+        onehot = self._onehot(labels, n)
+        onehot = None if onehot is None else onehot.repeat(chains, 1)
+
+        def log_likelihood(z: Tensor) -> Tensor:  # (chains * N, L) -> (chains * N,)
+            return self._decoder_log_prob(target, self.decoder_params(z, onehot))
+
+        return ais_log_prob(
+            log_likelihood, n, self.latent_dim, chains=chains, steps=steps,
+            device=images.device, generator=generator,
+        )  # fmt: skip
+
     def nll_terms(
         self, images: Tensor, labels: Tensor | None = None, **options: Any
     ) -> dict[str, Tensor]:
-        """``{"nll_elbo", "nll_iwae{k}"}``: per-example upper bounds on -log p(x), nats.
+        """``{"nll_elbo", "nll_iwae{k}"}`` and, with ``ais_steps``, ``nll_ais{T}``:
+        per-example upper bounds on -log p(x) (in expectation), nats.
 
         Options:
             iwae_k: importance samples (default 1000; the IWAE paper used 5000). Both
                 figures come from the same k samples, drawn from torch's global RNG.
+            ais_steps: annealing steps of an AIS estimate (0 or absent: none).
+            ais_chains: AIS chains per example (default 16).
         """
         k = int(options.get("iwae_k") or 1000)
         b = self.bounds(images, labels, k=k)
-        return {"nll_elbo": -b["elbo"], f"nll_iwae{k}": -b["iwae"]}
+        out = {"nll_elbo": -b["elbo"], f"nll_iwae{k}": -b["iwae"]}
+        steps = int(options.get("ais_steps") or 0)
+        if steps > 0:
+            chains = int(options.get("ais_chains") or 16)
+            out[f"nll_ais{steps}"] = -self.ais_log_prob(images, labels, steps=steps, chains=chains)
+        return out
 
     @torch.no_grad()
     def sample(

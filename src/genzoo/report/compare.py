@@ -220,6 +220,8 @@ def _term_label(key: str) -> str:
         return f"IWAE-{key[len('nll_iwae') :]} bound"
     if key == "nll_elbo":
         return "ELBO bound"
+    if key.startswith("nll_ais"):
+        return f"AIS-{key[len('nll_ais') :]} estimate"
     return key
 
 
