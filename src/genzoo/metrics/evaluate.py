@@ -453,6 +453,7 @@ def evaluate_likelihood(
     seed: int = 0,
     ais_steps: int = 0,
     ais_chains: int = 16,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Every NLL estimate the model offers (``nll_terms``) over the first n examples.
 
@@ -470,7 +471,10 @@ def evaluate_likelihood(
     loader = torch.utils.data.DataLoader(
         torch.utils.data.Subset(dataset, range(n)), batch_size=batch_size
     )
+    from tqdm.auto import tqdm
+
     sums: dict[str, float] = {}
+    bar = tqdm(total=n, desc="likelihood", unit="img", disable=not progress, leave=False)
     for images, labels in loader:
         images, labels = images.to(device), labels.to(device)
         terms = model.nll_terms(
@@ -479,6 +483,8 @@ def evaluate_likelihood(
         )  # fmt: skip
         for key, value in terms.items():
             sums[key] = sums.get(key, 0.0) + float(value.double().sum())
+        bar.update(len(images))
+    bar.close()
     bound = bool(model.log_prob_is_bound)
     result: dict[str, Any] = {
         "n": n,
@@ -610,6 +616,7 @@ def evaluate_run(
                 model, ds, n=settings.n, iwae_k=settings.iwae_k,
                 batch_size=settings.batch_size, seed=settings.seed,
                 ais_steps=settings.ais_steps, ais_chains=settings.ais_chains,
+                progress=progress,
             )  # fmt: skip
             result.update(lik)
             if echo:
