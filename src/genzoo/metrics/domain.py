@@ -127,11 +127,19 @@ class DomainFeatures:
         folder = cache_dir or (cache_root() / "features")
         self.path = folder / f"domain-{_slug(dataset)}-s{steps}-seed{seed}-{key}.safetensors"
         self.accuracy: float | None = None
+        # One constant, the RMS of the real test images' features, is divided out so that
+        # entries are of order 1 like Inception's pool3 features, the range KID's kernel
+        # (x . y / D + 1)^3 was designed for (raw ReLU units gave KIDs of order 1e2-1e3).
+        # FID scales with its square. Stored with the network, computed once.
+        self.scale = 1.0
+        scale: float | None = None
         if self.path.is_file():
             try:
                 self.net.load_state_dict(load_file(str(self.path)))
                 with safe_open(str(self.path), framework="pt") as f:
-                    self.accuracy = float((f.metadata() or {})["test_accuracy"])
+                    meta = f.metadata() or {}
+                self.accuracy = float(meta["test_accuracy"])
+                scale = float(meta["feature_scale"]) if "feature_scale" in meta else None
             except (SafetensorError, OSError, KeyError, RuntimeError, ValueError):
                 self.accuracy = None  # unreadable or foreign: train again
         if self.accuracy is None:
@@ -139,19 +147,15 @@ class DomainFeatures:
                 log(f"training the domain feature network on {dataset} ({steps} steps) ...")
             self._train(train_images, train_labels, steps, batch_size, seed)
             self.accuracy = _accuracy(self.net, test_images, test_labels, max_value)
+            scale = self._rms(test_images, max_value)
             state = {k: v.contiguous() for k, v in self.net.state_dict().items()}
             with atomic_path(self.path) as tmp:
                 meta = {"test_accuracy": f"{self.accuracy:.6f}", "dataset": dataset,
-                        "steps": str(steps), "num_test": str(len(test_images))}  # fmt: skip
+                        "steps": str(steps), "num_test": str(len(test_images)),
+                        "feature_scale": repr(scale)}  # fmt: skip
                 save_file(state, str(tmp), metadata=meta)
         self.net.eval()
-        # One constant, the RMS of the real test images' features: divided out so that
-        # entries are of order 1 like Inception's pool3 features, the range KID's kernel
-        # (x . y / D + 1)^3 was designed for (raw ReLU units gave KIDs of order 1e2-1e3).
-        # FID scales with its square; a function of the weights and test set, so fixed.
-        self.scale = 1.0
-        raw = self.features(test_images, max_value=max_value)  # (N_test, 128)
-        self.scale = float(raw.double().pow(2).mean().sqrt().clamp_min(1e-12))
+        self.scale = scale if scale is not None else self._rms(test_images, max_value)
         weights = hashlib.sha1()
         for k, v in sorted(self.net.state_dict().items()):
             weights.update(k.encode() + v.detach().cpu().contiguous().numpy().tobytes())
@@ -161,6 +165,13 @@ class DomainFeatures:
             f"domain classifier on {dataset} (test accuracy {100 * self.accuracy:.1f}%; "
             "not comparable with Inception FIDs)"
         )
+
+    def _rms(self, images: Tensor, max_value: int) -> float:
+        """Root mean square of the unscaled features of ``images`` (the feature scale)."""
+        self.net.eval()
+        self.scale = 1.0
+        raw = self.features(images, max_value=max_value)  # (N, 128)
+        return float(raw.double().pow(2).mean().sqrt().clamp_min(1e-12))
 
     def _train(
         self, images: Tensor, labels: Tensor, steps: int, batch_size: int, seed: int
