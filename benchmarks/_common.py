@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 from pathlib import Path
 
 import torch
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADER = "# Benchmark results\n\nEach entry is appended by the script in its command.\n\n"
+
+
+def _head_commit() -> str:
+    out = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+        cwd=Path(__file__).parent,
+    )  # fmt: skip
+    return out.stdout.strip() or "unknown"
+
+
+START_COMMIT = _head_commit()
+"""The commit checked out when the benchmark started (read at import, so commits made while
+a long benchmark runs are not credited with its figures)."""
 
 
 def machine() -> str:

@@ -24,14 +24,13 @@ import argparse
 import datetime
 import math
 import shlex
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
-from _common import append_result, machine
+from _common import START_COMMIT, append_result, machine
 
 import genzoo
 from genzoo.config import TrainConfig
@@ -132,9 +131,7 @@ def main() -> None:
             print(f"  colour {args.n_colour}: naive {t_naive:.1f} s, fast {t_fast:.1f} s")
 
     command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *sys.argv[1:]])
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
+    commit = START_COMMIT
     lines = [
         f"### Autoregressive family on Fashion-MNIST, {datetime.date.today().isoformat()}",
         "",

@@ -31,14 +31,13 @@ import datetime
 import importlib.util
 import os
 import shlex
-import subprocess
 import sys
 import time
 import types
 from pathlib import Path
 
 import torch
-from _common import append_result, machine
+from _common import START_COMMIT, append_result, machine
 
 from genzoo.data import load_dataset
 from genzoo.metrics import InceptionFeatures, fid, kid
@@ -178,9 +177,7 @@ def main() -> None:
         ]
 
     command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *sys.argv[1:]])
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
+    commit = START_COMMIT
     table = "\n".join(
         [
             f"### FID features on CPU, Fashion-MNIST, {datetime.date.today().isoformat()}",

@@ -33,14 +33,13 @@ import argparse
 import dataclasses
 import datetime
 import shlex
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
-from _common import append_result, machine
+from _common import START_COMMIT, append_result, machine
 from torch import nn
 
 import genzoo
@@ -264,9 +263,7 @@ def main() -> None:
     )
 
     command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *sys.argv[1:]])
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
+    commit = START_COMMIT
     lines = [
         f"### GANs on Fashion-MNIST, {args.budget_seconds:g} s of CPU training per loss, "
         f"{datetime.date.today().isoformat()}",

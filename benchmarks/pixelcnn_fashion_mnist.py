@@ -20,14 +20,13 @@ import argparse
 import datetime
 import math
 import shlex
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
-from _common import append_result, machine
+from _common import START_COMMIT, append_result, machine
 
 import genzoo
 from genzoo.config import PixelCNNConfig, TrainConfig
@@ -133,9 +132,7 @@ def main() -> None:
     bpd = nll / (784 * math.log(2))
 
     command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *sys.argv[1:]])
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
+    commit = START_COMMIT
     table = "\n".join(
         [
             f"### PixelCNN on Fashion-MNIST ({args.recipe} size), "

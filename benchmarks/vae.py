@@ -33,14 +33,13 @@ import datetime
 import itertools
 import math
 import shlex
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
-from _common import append_result, machine
+from _common import START_COMMIT, append_result, machine
 from torch import nn
 
 import genzoo
@@ -288,9 +287,7 @@ def main() -> None:
         return f"{nats:.2f} nats"
 
     command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *sys.argv[1:]])
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
+    commit = START_COMMIT
     lines = [
         f"### VAE and IWAE on Fashion-MNIST, {datetime.date.today().isoformat()}",
         "",
