@@ -36,6 +36,7 @@ class RunResult:
         bound: whether that likelihood is a bound (VAE) rather than exact.
         figures: the dict :func:`evaluate_run` returned.
         is_reference: the row of real training images (:func:`real_data_row`), not a model.
+        loaded: the loaded model (kept for the report's pictures; None for the real row).
     """
 
     run: Path
@@ -46,6 +47,7 @@ class RunResult:
     bound: bool
     figures: dict[str, Any] = field(default_factory=dict)
     is_reference: bool = False
+    loaded: Any = field(default=None, repr=False)
 
 
 @dataclass
@@ -158,10 +160,11 @@ def compare_runs(
                 has_density=density,
                 bound=bool(model.log_prob_is_bound) if density else False,
                 figures=figures,
+                loaded=model,
             )
         )
     if real_row:
-        row = real_data_row(paths[0], settings, progress=progress)
+        row = real_data_row(paths[0], settings, model=results[0].loaded, progress=progress)
         if row is not None:
             results.append(row)
     return results
@@ -170,11 +173,14 @@ def compare_runs(
 REFERENCE_METRICS = ("fid", "kid", "pr", "dc", "is")
 
 
-def real_data_row(run: Path, settings: EvalSettings, *, progress: bool = True) -> RunResult | None:
+def real_data_row(
+    run: Path, settings: EvalSettings, *, model: Any | None = None, progress: bool = True
+) -> RunResult | None:
     """The sample metrics of n real *training* images against the n evaluation images: the
     floor a perfect sampler would reach at this n (FID is biased upwards at small n).
 
-    Uses ``run``'s model only for its data kind; None when no sample metric is asked.
+    Uses ``run``'s model (``model`` if given, else loaded) only for its data kind; None when
+    no sample metric is asked.
     """
     from genzoo.metrics.evaluate import evaluate_samples, real_images
     from genzoo.train.checkpoint import load, run_dataset
@@ -182,7 +188,8 @@ def real_data_row(run: Path, settings: EvalSettings, *, progress: bool = True) -
     metrics = [m for m in settings.metrics if m in REFERENCE_METRICS]
     if not metrics:
         return None
-    model = load(run, map_location=settings.device)
+    if model is None:
+        model = load(run, map_location=settings.device)
     test = run_dataset(run, settings.split, settings.data, settings.data_root)
     train = run_dataset(run, "train", settings.data, settings.data_root)
     n = min(settings.n_samples, len(train))

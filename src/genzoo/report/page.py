@@ -335,7 +335,7 @@ def write_report(
     from tqdm.auto import tqdm
 
     from genzoo.metrics.evaluate import real_images
-    from genzoo.train.checkpoint import RUN_FILE, load, read_run, run_dataset
+    from genzoo.train.checkpoint import RUN_FILE, read_run, run_dataset
 
     out = Path(out)
     if out.suffix.lower() not in (".html", ".htm"):
@@ -364,8 +364,7 @@ def write_report(
     pages = []
     models = [r for r in results if not r.is_reference]
     for result in tqdm(models, desc="pictures", unit="run", disable=not progress):
-        model = load(result.run, map_location=settings.device)
-        figures = run_figures(result.run, model, seed=settings.seed)
+        figures = run_figures(result.run, result.loaded, seed=settings.seed)
         info = read_run(result.run) if (result.run / RUN_FILE).is_file() else {}
         pages.append((result, figures, info))
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
