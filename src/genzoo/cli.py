@@ -526,23 +526,23 @@ def run_sample(argv: Sequence[str]) -> int:
         labels = torch.tensor([pool[i % len(pool)] for i in range(args.n)], device=device)
     sampler: dict[str, Any] = {}
     if args.sampler is not None:
-        if not hasattr(model, "resolve_sampler"):
+        if "sampler" not in model.sample_options:
             raise UserInputError(f"--sampler applies to autoregressive models, not {model.name}")
         sampler["sampler"] = model.resolve_sampler(args.sampler)
     if args.truncation is not None:
-        if not getattr(model, "supports_truncation", False):
+        if "truncation" not in model.sample_options:
             raise UserInputError(f"--truncation applies to GANs, not {model.name}")
         sampler["truncation"] = args.truncation
     if args.complete is None:
         images = model.sample(args.n, labels=labels, generator=g, **sampler)
         nrow = None
         if model.data.kind == "points":
-            shown = labels if getattr(model.config, "conditional", False) else None
+            shown = labels if model.conditional else None
             _save_points(args.run, images, shown, args.out, f"{model.name}: {args.n} samples")
             print(f"wrote {args.out}")
             return 0
     else:
-        if not hasattr(model, "complete"):
+        if not model.can_complete:
             raise UserInputError(f"{model.name} cannot complete images; sample without --complete")
         split, _, rng = args.complete.partition(":")
         idx = _parse_labels(rng) if rng else list(range(8))
@@ -555,7 +555,7 @@ def run_sample(argv: Sequence[str]) -> int:
         ds_labels = torch.stack([torch.as_tensor(ds[i][1]) for i in idx]).to(device)
         h = model.data.image_shape[1]
         rows = args.known_rows if args.known_rows is not None else h // 2
-        if getattr(model.config, "conditional", False) and labels is None:
+        if model.conditional and labels is None:
             labels = ds_labels
         filled = model.complete(originals, rows, labels=labels, generator=g, **sampler)
         given = originals.clone()
@@ -744,7 +744,7 @@ def _between(args: VizInterpolate, model: Any) -> str:
     """--between, or its default: two test images, or two prior samples for a GAN."""
     if args.between:
         return args.between
-    return "test:0,test:1" if getattr(model, "has_encoder", True) else "sample:0,sample:1"
+    return "test:0,test:1" if model.has_encoder else "sample:0,sample:1"
 
 
 def _sample_pair(spec: str) -> tuple[int, int]:
@@ -783,7 +783,7 @@ def run_viz(argv: Sequence[str]) -> int:
             f"'{view}' draws images; {model.name} models 2-D points: "
             "use 'genzoo sample' for a scatter of its samples"
         )
-    conditional = bool(getattr(model.config, "conditional", False))
+    conditional = model.conditional
     torch.manual_seed(args.seed)
     if isinstance(args, VizManifold):
         if conditional and args.label is None:

@@ -16,6 +16,19 @@ class UserInputError(GenzooError, ValueError):
     """A bad argument: an unknown name, a wrong shape, a value out of range."""
 
 
+class ConfigError(UserInputError):
+    """A config field holds a value its class refuses (raised in ``__post_init__``).
+
+    The message is neutral ("must be positive"); ``field`` names the field, so the command
+    line can say ``--model.hidden-channels must be positive``.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
 class DataNotFoundError(GenzooError, FileNotFoundError):
     """A dataset's files are not on this machine (the message says how to get them)."""
 

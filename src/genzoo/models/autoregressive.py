@@ -43,7 +43,9 @@ SAMPLERS = ("naive", "fast")
 class AutoregressiveModel(GenerativeModel):
     """Base class: exact likelihood and sequential sampling from a causal network."""
 
-    log_prob_is_bound = False
+    density = "exact"
+    can_complete = True
+    sample_options = ("sampler",)
     output_sees_current_pixel: ClassVar[bool] = True
     """False when the network output at a pixel ignores every channel of that pixel (the
     channel dependence lives in the output distribution, as in PixelCNN++); the fast sampler

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
@@ -47,24 +47,7 @@ class StepContext:
     optimize: Callable[[str, Tensor], None]
 
 
-@runtime_checkable
-class LatentModel(Protocol):
-    """The latent-space interface that the views in :mod:`genzoo.viz.latent` use.
-
-    A model with a latent code z ~ N(0, I) of ``latent_dim`` units (the VAE; later the
-    GAN's generator) provides it; ``isinstance(model, LatentModel)`` tells whether it does.
-
-    - ``encode(images, labels=None) -> (N, latent_dim)``: a point estimate of z for each
-      data-space image (the VAE: the posterior mean; a GAN has no encoder and may raise).
-    - ``decode(z, labels=None) -> uint8 (N, C, H, W)``: one deterministic image per code in
-      data space (the model documents which: the decoder's mean or mode).
-    """
-
-    latent_dim: int
-
-    def encode(self, images: Tensor, labels: Tensor | None = None) -> Tensor: ...
-
-    def decode(self, z: Tensor, labels: Tensor | None = None) -> Tensor: ...
+Density = Literal["exact", "bound", "estimate"] | None
 
 
 class GenerativeModel(nn.Module):
@@ -76,8 +59,27 @@ class GenerativeModel(nn.Module):
     """
 
     name: ClassVar[str] = ""
-    log_prob_is_bound: ClassVar[bool] = False
-    """True when ``log_prob`` returns a lower bound (VAE), False when it is exact."""
+
+    # -- declared capabilities: read by everything above the models, never probed ------
+    density: ClassVar[Density] = None
+    """What ``log_prob`` / ``nll_terms`` give: "exact" (autoregressive), "bound" (a lower
+    bound on log p: VAE), "estimate" (a stochastic estimate, e.g. with an AIS partition
+    function: Boltzmann machines) or None (no density: GAN; ``log_prob`` raises
+    :class:`genzoo.errors.NoDensityError`)."""
+    has_latent: ClassVar[bool] = False
+    """The model has a latent code z ~ N(0, I) of ``latent_dim`` units and ``decode(z,
+    labels) -> data-space images`` (VAE, GAN): the prior views (interpolation between prior
+    codes, arithmetic, the 2-D manifold) apply."""
+    has_encoder: ClassVar[bool] = False
+    """``encode(images, labels) -> (N, latent_dim)`` maps images to codes (VAE): the views
+    that start from data (reconstruction, interpolation between images, the scatter of
+    encoded codes) apply. Implies ``has_latent``."""
+    can_complete: ClassVar[bool] = False
+    """``complete(images, num_known_rows, *, labels, generator, **sample options)`` fills
+    in the bottom of images (autoregressive models)."""
+    sample_options: ClassVar[tuple[str, ...]] = ()
+    """Keyword options ``sample`` (and ``complete``) take beyond n, labels and generator,
+    e.g. ("sampler",) for autoregressive models, ("truncation",) for GANs."""
     forward_methods: ClassVar[tuple[str, ...]] = ("loss",)
     """Methods the loop routes through Fabric's module wrapper (for DDP and precision)."""
 
@@ -85,11 +87,39 @@ class GenerativeModel(nn.Module):
         super().__init__()
         self.config = config
         self.data = data
-        if getattr(config, "conditional", False) and not data.num_classes:
+        if self.conditional and not data.num_classes:
             raise UserInputError(
                 f"a conditional {type(self).__name__} needs labelled data (num_classes); "
                 "drop --model.conditional or use a labelled dataset"
             )
+
+    # -- facts of an instance --------------------------------------------------------
+
+    @property
+    def conditional(self) -> bool:
+        """Whether the model takes class labels (its config's ``conditional`` setting)."""
+        return bool(getattr(self.config, "conditional", False))
+
+    @property
+    def log_prob_is_bound(self) -> bool:
+        """Whether ``log_prob`` is a lower bound or an estimate rather than exact."""
+        return self.density in ("bound", "estimate")
+
+    @property
+    def device(self) -> torch.device:
+        """The device of the model's parameters (CPU for a model without any)."""
+        for p in self.parameters():
+            return p.device
+        return torch.device("cpu")
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The floating dtype of the model's parameters: inputs are made in it, so the
+        model works after ``model.double()`` or a bfloat16 cast."""
+        for p in self.parameters():
+            if p.is_floating_point():
+                return p.dtype
+        return torch.float32
 
     # -- the contract --------------------------------------------------------------
 
@@ -110,16 +140,32 @@ class GenerativeModel(nn.Module):
         )
 
     def nll_terms(
-        self, images: Tensor, labels: Tensor | None = None, **options: Any
+        self,
+        images: Tensor,
+        labels: Tensor | None = None,
+        *,
+        generator: torch.Generator | None = None,
+        **options: Any,
     ) -> dict[str, Tensor]:
         """Per-example negative log-likelihood figures in nats, for ``genzoo eval``.
 
-        The default is ``{"nll": -log_prob}``. A family whose likelihood is bounded returns
-        one entry per estimator, named so the name says what it is (e.g. ``"nll_elbo"``,
-        ``"nll_iwae5000"``), and may read estimator options (e.g. ``iwae_k``); options a
-        family does not use are ignored, so ``genzoo eval`` can pass them to every model.
+        The default is ``{"nll": -log_prob}``. A family whose likelihood is bounded or
+        estimated returns one entry per estimator, named so the name says what it is (e.g.
+        ``"nll_elbo"``, ``"nll_iwae5000"``), draws its randomness from ``generator`` (never
+        the global RNG), and may read estimator options (e.g. ``iwae_k``); options a family
+        does not use are ignored, so ``genzoo eval`` can pass them to every model.
         """
         return {"nll": -self.log_prob(images, labels)}
+
+    def latents(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
+        """n codes z ~ N(0, I) of ``latent_dim`` units on the model's device (models that
+        declare ``has_latent``; the GAN overrides it to keep row i fixed whatever n)."""
+        if not self.has_latent:
+            raise UserInputError(f"{type(self).__name__} has no latent space")
+        if n <= 0:
+            raise UserInputError(f"number of codes must be positive, got {n}")
+        latent_dim = int(self.latent_dim)  # type: ignore[attr-defined]
+        return torch.randn(n, latent_dim, generator=generator, device=self.device, dtype=self.dtype)
 
     # -- training hooks --------------------------------------------------------------
 
@@ -173,9 +219,8 @@ class GenerativeModel(nn.Module):
 
     def check_labels(self, labels: Tensor | None, n: int) -> Tensor | None:
         """Validate class labels for a conditional model (None for unconditional ones)."""
-        conditional = bool(getattr(self.config, "conditional", False))
-        if not conditional:
-            return None
+        if not self.conditional:
+            return None  # the loop hands every model its batch's labels; unused here
         if labels is None:
             raise UserInputError(
                 "this model is class-conditional: pass labels (e.g. --labels 0-9 on the CLI)"

@@ -19,7 +19,7 @@ samples are detached in the D step, so neither step computes the other's gradien
 
 A GAN defines no density: :meth:`GAN.log_prob` raises :class:`genzoo.errors.NoDensityError`
 (compare GANs by sample-based metrics instead). It has the decoding half of the latent
-interface (:class:`genzoo.models.base.LatentModel`): ``latent_dim`` and ``decode(z) =
+interface (:class:`genzoo.models.base.latent interface`): ``latent_dim`` and ``decode(z) =
 G(z)``; ``encode`` raises, since nothing maps x back to z.
 
 Data scale: 8-bit images enter D as x / 127.5 - 1, binary ones as 2x - 1, points as they
@@ -93,10 +93,8 @@ class GAN(GenerativeModel):
 
     name = "gan"
     forward_methods: ClassVar[tuple[str, ...]] = ("loss", "discriminator_loss", "generator_loss")
-    has_encoder: ClassVar[bool] = False
-    """The latent views read this: codes come from the prior, not from images."""
-    supports_truncation: ClassVar[bool] = True
-    """``sample`` takes ``truncation=`` (``genzoo sample --truncation``)."""
+    has_latent = True
+    sample_options = ("truncation",)
 
     def __init__(self, config: GANConfig, data: DataSpec) -> None:
         super().__init__(config, data)
@@ -205,7 +203,6 @@ class GAN(GenerativeModel):
         *,
         generator: torch.Generator | None = None,
         truncation: float | None = None,
-        device: torch.device | None = None,
     ) -> Tensor:
         """Draw n codes z ~ N(0, I), (n, latent_dim).
 
@@ -215,8 +212,7 @@ class GAN(GenerativeModel):
         """
         if n <= 0:
             raise UserInputError(f"number of samples must be positive, got {n}")
-        if device is None:
-            device = next(self.parameters()).device
+        device = self.device
         blocks = [
             torch.randn(LATENT_CHUNK, self.latent_dim, generator=generator, device=device)
             for _ in range(0, n, LATENT_CHUNK)

@@ -126,7 +126,7 @@ def discretized_logistic_log_prob(x: Tensor, loc: Tensor, log_scale: Tensor) -> 
 class VAE(GenerativeModel):
     """Variational autoencoder with ELBO and IWAE bounds; see the module docstring.
 
-    The latent interface (:class:`genzoo.models.base.LatentModel`): ``latent_dim``,
+    The latent interface (:class:`genzoo.models.base.latent interface`): ``latent_dim``,
     ``encode`` (posterior mean) and ``decode`` (see :meth:`decode` for which image).
 
     Args:
@@ -139,7 +139,9 @@ class VAE(GenerativeModel):
     """
 
     name = "vae"
-    log_prob_is_bound = True
+    density = "bound"
+    has_latent = True
+    has_encoder = True
 
     def __init__(self, config: VAEConfig, data: DataSpec) -> None:
         super().__init__(config, data)

@@ -128,7 +128,6 @@ def run_figures(run: Path, model: Any, *, seed: int = 0) -> list[Figure]:
     """The pictures of one run, each drawn with ``seed``; views a model lacks are skipped."""
     from genzoo.metrics.evaluate import draw_samples, max_value_of, real_images
     from genzoo.metrics.nearest import nearest_grid
-    from genzoo.models.base import LatentModel
     from genzoo.train.checkpoint import RUN_FILE, run_dataset
     from genzoo.viz import latent, prior
 
@@ -179,7 +178,7 @@ def run_figures(run: Path, model: Any, *, seed: int = 0) -> list[Figure]:
                     f"rows: top {rows} rows given; the rest sampled; the original test image",
                 )
             )
-        if isinstance(model, LatentModel) and getattr(model, "has_encoder", True):
+        if model.has_encoder:
             z = prior.latent_codes(model, SAMPLES_SHOWN, seed)  # (64, latent_dim)
             k = model.data.num_classes or 1
             z_lab = torch.arange(SAMPLES_SHOWN, device=device) % k if conditional else None
@@ -212,7 +211,7 @@ def run_figures(run: Path, model: Any, *, seed: int = 0) -> list[Figure]:
                     "between the codes of test images 0 and 1: linear (top), spherical",
                 )
             )
-        elif isinstance(model, LatentModel):
+        elif model.has_latent:
             label = 0 if conditional else None
             rows_i = [
                 prior.interpolate_samples(model, 0, 1, steps=10, method=m, seed=seed, label=label)
@@ -225,8 +224,8 @@ def run_figures(run: Path, model: Any, *, seed: int = 0) -> list[Figure]:
                     "between two prior codes z0, z1: linear (top), spherical",
                 )
             )
-    two_d = isinstance(model, LatentModel) and getattr(model, "latent_dim", 0) == 2
-    if two_d and not conditional and getattr(model, "has_encoder", True):
+    two_d = model.has_latent and model.latent_dim == 2
+    if two_d and not conditional and model.has_encoder:
         grid = latent.manifold(model, 15).cpu()
         figures.append(
             Figure(

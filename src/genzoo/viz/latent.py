@@ -1,4 +1,4 @@
-"""Views of a latent space, through the :class:`genzoo.models.base.LatentModel` interface.
+"""Views of a latent space, through the :class:`genzoo.models.base.latent interface` interface.
 
 Everything here reads only ``latent_dim``, ``encode(images, labels)`` and
 ``decode(z, labels)``, so any model with a latent code z ~ N(0, I) (the VAE; the GAN's
@@ -25,18 +25,23 @@ from torch import Tensor
 
 from genzoo.errors import UserInputError
 from genzoo.io import atomic_path
-from genzoo.models.base import LatentModel
 
 INTERPOLATIONS = ("linear", "spherical")
 
 
-def require_latent_model(model: Any, view: str) -> LatentModel:
-    """Return ``model`` if it has the latent interface, else a one-line UserInputError."""
-    if not isinstance(model, LatentModel):
-        name = getattr(model, "name", type(model).__name__)
+def require_latent_model(model: Any, view: str, *, encoder: bool = False) -> Any:
+    """Return ``model`` if it declares a latent space (and, with ``encoder``, an encoder),
+    else a one-line UserInputError that says which views it does have."""
+    if not model.has_latent:
         raise UserInputError(
-            f"'{view}' needs a model with a latent space (encode/decode, e.g. a vae run); "
-            f"{name} has none: use 'genzoo sample' for its samples instead"
+            f"'{view}' needs a model with a latent space (a vae or gan run); {model.name} has "
+            "none: use 'genzoo sample' for its samples instead"
+        )
+    if encoder and not model.has_encoder:
+        raise UserInputError(
+            f"'{view}' starts from images and needs an encoder; {model.name} has no encoder (its "
+            "codes come from the prior): use 'genzoo viz interpolate --between "
+            "sample:0,sample:1', 'genzoo viz arithmetic' or 'genzoo viz manifold'"
         )
     return model
 
@@ -84,7 +89,7 @@ def encode_all(
     model: Any, images: Tensor, labels: Tensor | None = None, batch_size: int = 500
 ) -> Tensor:
     """Encode images in batches: (N, C, H, W) -> (N, latent_dim) on the CPU."""
-    model = require_latent_model(model, "latents")
+    model = require_latent_model(model, "latents", encoder=True)
     device = _device(model)
     out = []
     for i in range(0, len(images), batch_size):
@@ -175,7 +180,7 @@ def interpolate(
 
     For a conditional model the first image's label is used along the path.
     """
-    model = require_latent_model(model, "interpolate")
+    model = require_latent_model(model, "interpolate", encoder=True)
     if images.shape[0] != 2:
         raise UserInputError(f"interpolation needs exactly 2 images, got {images.shape[0]}")
     device = _device(model)
@@ -189,7 +194,7 @@ def interpolate(
 @torch.no_grad()
 def reconstruct(model: Any, images: Tensor, labels: Tensor | None = None) -> Tensor:
     """decode(encode(x)): (N, C, H, W) -> (N, C, H, W) uint8."""
-    model = require_latent_model(model, "reconstruct")
+    model = require_latent_model(model, "reconstruct", encoder=True)
     device = _device(model)
     lab = None if labels is None else labels.to(device)
     return model.decode(model.encode(images.to(device), lab), lab)

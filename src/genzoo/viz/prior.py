@@ -40,13 +40,11 @@ def latent_codes(model: Any, n: int, seed: int) -> Tensor:
         raise UserInputError(f"the number of codes must be positive, got {n}")
     device = _device(model)
     g = torch.Generator(device).manual_seed(seed)
-    if hasattr(model, "latents"):
-        return model.latents(n, generator=g, device=device)
-    return torch.randn(n, model.latent_dim, generator=g, device=device)
+    return model.latents(n, generator=g)
 
 
 def _labels(model: Any, label: int | None, n: int) -> Tensor | None:
-    if not getattr(model.config, "conditional", False):
+    if not model.conditional:
         return None
     if label is None:
         raise UserInputError("this model is class-conditional: pass --label")
