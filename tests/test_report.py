@@ -86,11 +86,12 @@ def test_compare_prints_one_table_with_units_and_writes_every_format(runs, tmp_p
 
 
 def test_compare_reuses_figures_of_the_same_weights_and_settings_only(runs, tmp_path, monkeypatch):
-    from genzoo.metrics import evaluate
+    from genzoo.evaluation import EvalSettings
+    from genzoo.evaluation import run as evaluate
     from genzoo.report.compare import compare_runs
 
     r = _copy(runs, tmp_path)
-    settings = evaluate.EvalSettings(metrics=("nll", "fid"), n=40, features="pixel", iwae_k=4)
+    settings = EvalSettings(metrics=("nll", "fid"), n=40, features="pixel", iwae_k=4)
     first = compare_runs([r["gan"], r["vae"]], settings, progress=False, echo=None)
 
     calls = []
@@ -103,7 +104,7 @@ def test_compare_reuses_figures_of_the_same_weights_and_settings_only(runs, tmp_
     assert [a.figures["fid"] for a in again] == [f.figures["fid"] for f in first]
 
     # other settings (n) are computed, not read back
-    other = evaluate.EvalSettings(metrics=("fid",), n=30, features="pixel")
+    other = EvalSettings(metrics=("fid",), n=30, features="pixel")
     compare_runs([r["gan"]], other, progress=False, echo=None)
     assert calls == [["fid"]]
 

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from genzoo._version import __version__
 
 __all__ = ["__version__", "create_model", "data", "list_models", "load"]
 
 if TYPE_CHECKING:
     from genzoo import data
     from genzoo.registry import create_model
-    from genzoo.train.checkpoint import load
+    from genzoo.runs import load
 
 
 def list_models() -> list[str]:
@@ -40,7 +40,7 @@ def __getattr__(name: str) -> Any:
 
         return create_model
     if name == "load":
-        from genzoo.train.checkpoint import load
+        from genzoo.runs import load
 
         return load
     if name == "data":

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from genzoo.errors import UserInputError
+from genzoo.errors import ConfigError, UserInputError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -270,13 +270,13 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "log_every", "checkpoint_every"):
             if getattr(self, name) <= 0:
-                raise UserInputError(f"--train.{name.replace('_', '-')} must be positive")
+                raise ConfigError(name, f"must be positive, got {getattr(self, name)}")
         if self.lr <= 0:
-            raise UserInputError("--train.lr must be positive")
+            raise ConfigError("lr", f"must be positive, got {self.lr}")
         if self.max_minutes < 0:
-            raise UserInputError("--train.max-minutes must be >= 0 (0: no limit)")
+            raise ConfigError("max_minutes", "must be >= 0 (0: no limit)")
         if not 0.0 <= self.ema_decay < 1.0:
-            raise UserInputError("--train.ema-decay must be in [0, 1)")
+            raise ConfigError("ema_decay", f"must be in [0, 1), got {self.ema_decay}")
 
 
 # ---------------------------------------------------------------------------------------

@@ -33,6 +33,11 @@ class DataNotFoundError(GenzooError, FileNotFoundError):
     """A dataset's files are not on this machine (the message says how to get them)."""
 
 
+class MissingFileError(GenzooError, FileNotFoundError):
+    """A run, checkpoint or export that should exist is not there (the message says what
+    to pass instead)."""
+
+
 class CorruptFileError(GenzooError, ValueError):
     """A data file or checkpoint exists but is truncated, corrupt or of the wrong kind."""
 

@@ -123,7 +123,7 @@ class DomainFeatures:
         self.max_value = max_value
         self.net = DomainNet(train_images.shape[1], num_classes)
         steps = steps or max(500, math.ceil(3 * len(train_images) / batch_size))
-        key = images_digest(train_images)[:16]
+        key = images_digest(train_images, max_value)[:16]
         folder = cache_dir or (cache_root() / "features")
         self.path = folder / f"domain-{_slug(dataset)}-s{steps}-seed{seed}-{key}.safetensors"
         self.accuracy: float | None = None

@@ -170,13 +170,16 @@ class InceptionFeatures:
         if resize not in RESIZES:
             raise UserInputError(f"resize must be one of {', '.join(RESIZES)}, got {resize!r}")
         self.resize = resize
-        self.name = "inception" if resize == "bilinear" else "inception-tflegacy"
-        self.label = "Inception-v3 pool3 (TF FID network)" + (
-            "" if resize == "bilinear" else ", TF1 legacy resize"
-        )
         self.device = torch.device(device)
         self.batch_size = batch_size
         self.path = Path(path) if path is not None else inception_path()
+        self.name = "inception" if resize == "bilinear" else "inception-tflegacy"
+        # part of the reference cache key: features of another network file never come
+        # back from this one's cache
+        self.network_digest = file_digest(self.path)
+        self.label = "Inception-v3 pool3 (TF FID network)" + (
+            "" if resize == "bilinear" else ", TF1 legacy resize"
+        )
         with warnings.catch_warnings():  # torch 2.13 deprecates TorchScript, the file's format
             warnings.simplefilter("ignore", DeprecationWarning)
             network = torch.jit.load(str(self.path), map_location=self.device)
@@ -256,11 +259,31 @@ class PixelFeatures:
         return out
 
 
-def images_digest(images: Tensor) -> str:
-    """SHA-1 (hex) of a uint8 image tensor's shape and bytes."""
-    h = hashlib.sha1(repr(tuple(images.shape)).encode())
+def images_digest(images: Tensor, max_value: int) -> str:
+    """SHA-1 (hex) of a uint8 image tensor's value range, shape and bytes.
+
+    The value range is part of it: the same bytes read as binary (0/1) and as 8-bit images
+    are different images to a feature network.
+    """
+    h = hashlib.sha1(f"max{max_value}:{tuple(images.shape)}".encode())
     h.update(images.contiguous().numpy().tobytes())
     return h.hexdigest()
+
+
+_FILE_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 (hex, first 12 digits) of a file, remembered per (path, size, mtime)."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _FILE_DIGESTS:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        _FILE_DIGESTS[key] = h.hexdigest()[:12]
+    return _FILE_DIGESTS[key]
 
 
 @dataclass
@@ -316,9 +339,13 @@ def reference_features(
     from genzoo.metrics.fid import gaussian_stats
 
     check_images(images, max_value)
-    digest = images_digest(images)
+    digest = images_digest(images, max_value)
+    # the key: the network (by name, and by its file's digest where it has a file), the
+    # images (their bytes and value range: binary and 8-bit images never share a file)
+    network = getattr(extractor, "network_digest", "")
+    key = hashlib.sha1(f"{extractor.name}:{network}:{digest}".encode()).hexdigest()[:16]
     folder = cache_dir or (cache_root() / "features")
-    path = folder / f"{extractor.name}-{_slug(tag)}-n{len(images)}-{digest[:16]}.safetensors"
+    path = folder / f"{extractor.name}-{_slug(tag)}-n{len(images)}-max{max_value}-{key}.safetensors"
     if cache and path.is_file():
         try:
             stored = load_file(str(path))

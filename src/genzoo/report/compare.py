@@ -1,10 +1,12 @@
 """``genzoo compare``: several runs evaluated the same way, in one table with its units.
 
-Every run is evaluated by :func:`genzoo.metrics.evaluate.evaluate_run` with one
-:class:`~genzoo.metrics.evaluate.EvalSettings` (same split, same n, same seed, same feature
-network), reusing the figures a run already stores for the same weights and settings.
-The likelihood is asked only of models that have one (a GAN's cell says so); the table
-states the unit of every column and whether a likelihood is exact or a bound.
+Every run is evaluated by :func:`genzoo.evaluation.evaluate_run` with one
+:class:`~genzoo.evaluation.EvalSettings` (same split, same n, same seed, same feature
+network, same data), reusing the figures a run already stores for the same weights,
+settings and data. The likelihood is asked only of models that declare one (a GAN's cell
+says so); columns, cells and notes come from the metric table
+(:data:`genzoo.evaluation.table.METRICS`), so the table states the unit of every column
+and whether a likelihood is exact, a bound or an estimate.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from genzoo.errors import UserInputError
-from genzoo.metrics.evaluate import EvalSettings
+from genzoo.evaluation.settings import EvalSettings
+from genzoo.evaluation.table import METRICS, RowFacts
+from genzoo.runs import Run
 
 TABLE_FORMATS = ("text", "markdown", "csv", "json")
 
@@ -32,8 +36,7 @@ class RunResult:
         label: the name shown in tables (the folder's name).
         model: the model family (registry name).
         num_params: trainable parameters.
-        has_density: whether the model has a likelihood (exact or a bound).
-        bound: whether that likelihood is a bound (VAE) rather than exact.
+        density: what the model's likelihood is: "exact", "bound", "estimate" or None.
         figures: the dict :func:`evaluate_run` returned.
         is_reference: the row of real training images (:func:`real_data_row`), not a model.
         loaded: the loaded model (kept for the report's pictures; None for the real row).
@@ -43,11 +46,14 @@ class RunResult:
     label: str
     model: str
     num_params: int
-    has_density: bool
-    bound: bool
+    density: str | None
     figures: dict[str, Any] = field(default_factory=dict)
     is_reference: bool = False
     loaded: Any = field(default=None, repr=False)
+
+    @property
+    def has_density(self) -> bool:
+        return self.density is not None
 
 
 @dataclass
@@ -80,41 +86,29 @@ class Table:
         return "\n".join([*out, "", *self.notes]) + "\n"
 
 
-def run_label(run: Path) -> str:
-    """The name of a run in tables: its folder's name."""
-    return Path(run).resolve().name or str(run)
-
-
-def _dataset_of(run: Path, settings: EvalSettings) -> str:
-    from genzoo.train.checkpoint import RUN_FILE, read_run
-
-    if settings.data:
-        return settings.data
-    if (Path(run) / RUN_FILE).is_file():
-        return str(read_run(Path(run)).get("data", {}).get("spec", "?"))
-    raise UserInputError(f"{run} is an exported model and records no dataset; pass --data NAME")
-
-
-def check_runs(runs: Sequence[Path], settings: EvalSettings) -> str:
-    """The one dataset all runs were trained on; a UserInputError otherwise."""
+def open_runs(runs: Sequence[str | Path], settings: EvalSettings) -> list[Run]:
+    """The runs, opened with the settings' data override, all of one dataset; a
+    UserInputError for no run, a missing one, one named twice, or mixed datasets."""
     if not runs:
         raise UserInputError("name at least one run directory")
     seen: set[Path] = set()
-    for run in runs:
-        if not Path(run).exists():
-            raise UserInputError(f"{run} does not exist; pass run directories of 'genzoo train'")
-        key = Path(run).resolve()
+    opened = []
+    for path in runs:
+        if not Path(path).exists():
+            raise UserInputError(f"{path} does not exist; pass run directories of 'genzoo train'")
+        key = Path(path).resolve()
         if key in seen:
-            raise UserInputError(f"{run} is named twice; name each run once")
+            raise UserInputError(f"{path} is named twice; name each run once")
         seen.add(key)
-    specs = {str(r): _dataset_of(Path(r), settings) for r in runs}
+        opened.append(Run(path, data=settings.data, data_root=settings.data_root))
+    specs = {str(r.path): r.dataset_name for r in opened}
     if len(set(specs.values())) > 1:
         listing = ", ".join(f"{r}: {s}" for r, s in specs.items())
         raise UserInputError(
             f"the runs were trained on different datasets ({listing}); compare runs of one "
             "dataset, or evaluate all on one with --data NAME"
         )
-    return next(iter(specs.values()))
+    return opened
 
 
 def compare_runs(
@@ -131,21 +125,21 @@ def compare_runs(
     covers PixelCNNs, VAEs and GANs together. With ``real_row`` the last row holds real
     training images measured the same way (:func:`real_data_row`).
     """
-    from genzoo.metrics.evaluate import evaluate_run, has_density
-    from genzoo.train.checkpoint import load
+    import dataclasses
 
-    paths = [Path(r) for r in runs]
-    check_runs(paths, settings)
+    from genzoo.evaluation.run import evaluate_run
+
+    opened = open_runs(runs, settings)
     results = []
-    for run in paths:
-        model = load(run, map_location=settings.device)
-        density = has_density(model)
-        metrics = tuple(m for m in settings.metrics if density or m != "nll")
+    for run in opened:
+        model = run.load_model(settings.device)
+        density = model.density
+        metrics = tuple(m for m in settings.metrics if density is not None or m != "nll")
         if echo:
-            echo(f"{run}: {model.name}")
+            echo(f"{run.path}: {model.name}")
         figures = evaluate_run(
             run,
-            EvalSettings(**{**settings.__dict__, "metrics": metrics}),
+            dataclasses.replace(settings, metrics=metrics),
             reuse=True,
             model=model,
             progress=progress,
@@ -153,28 +147,24 @@ def compare_runs(
         )
         results.append(
             RunResult(
-                run=run,
-                label=run_label(run),
+                run=run.path,
+                label=run.label,
                 model=model.name,
                 num_params=sum(p.numel() for p in model.parameters()),
-                has_density=density,
-                bound=bool(model.log_prob_is_bound) if density else False,
+                density=density,
                 figures=figures,
                 loaded=model,
             )
         )
     if real_row:
-        row = real_data_row(paths[0], settings, model=results[0].loaded, progress=progress)
+        row = real_data_row(opened[0], settings, model=results[0].loaded, progress=progress)
         if row is not None:
             results.append(row)
     return results
 
 
-REFERENCE_METRICS = ("fid", "kid", "pr", "dc", "is")
-
-
 def real_data_row(
-    run: Path, settings: EvalSettings, *, model: Any | None = None, progress: bool = True
+    run: Run, settings: EvalSettings, *, model: Any | None = None, progress: bool = True
 ) -> RunResult | None:
     """The sample metrics of n real *training* images against the n evaluation images: the
     floor a perfect sampler would reach at this n (FID is biased upwards at small n).
@@ -182,16 +172,15 @@ def real_data_row(
     Uses ``run``'s model (``model`` if given, else loaded) only for its data kind; None when
     no sample metric is asked.
     """
-    from genzoo.metrics.evaluate import evaluate_samples, real_images
-    from genzoo.train.checkpoint import load, run_dataset
+    from genzoo.evaluation.samples import evaluate_samples, real_images
 
-    metrics = [m for m in settings.metrics if m in REFERENCE_METRICS]
+    metrics = [m for m in settings.metrics if METRICS[m].on_real_row]
     if not metrics:
         return None
     if model is None:
-        model = load(run, map_location=settings.device)
-    test = run_dataset(run, settings.split, settings.data, settings.data_root)
-    train = run_dataset(run, "train", settings.data, settings.data_root)
+        model = run.load_model(settings.device)
+    test = run.dataset(settings.split)
+    train = run.dataset("train")
     n = min(settings.n_samples, len(train))
     spec = getattr(test, "name", "data")
     figures = evaluate_samples(
@@ -202,118 +191,38 @@ def real_data_row(
         samples_tag=f"{spec}-train",
     )  # fmt: skip
     return RunResult(
-        run=Path(run), label=f"real: train[:{n}]", model="(data)", num_params=0,
-        has_density=False, bound=False, figures=figures, is_reference=True,
+        run=run.path, label=f"real: train[:{n}]", model="(data)", num_params=0,
+        density=None, figures=figures, is_reference=True,
     )  # fmt: skip
 
 
-def best_nll(figures: dict[str, Any]) -> tuple[str, dict[str, float]] | None:
-    """The tightest likelihood figure stored: (term name, {nats_per_image, bits_per_dim})."""
-    terms = {
-        k: v
-        for k, v in figures.items()
-        if k.startswith("nll") and isinstance(v, dict) and "nats_per_image" in v
-    }
-    if not terms:
-        return None
-    key = min(terms, key=lambda k: terms[k]["nats_per_image"])
-    return key, terms[key]
-
-
-def _term_label(key: str) -> str:
-    if key == "nll":
-        return "exact"
-    if key.startswith("nll_iwae"):
-        return f"IWAE-{key[len('nll_iwae') :]} bound"
-    if key == "nll_elbo":
-        return "ELBO bound"
-    if key.startswith("nll_ais"):
-        return f"AIS-{key[len('nll_ais') :]} estimate"
-    return key
-
-
-def _fmt(x: Any, spec: str) -> str:
-    return "n/a" if x is None else format(x, spec)
-
-
 def build_table(results: Sequence[RunResult], settings: EvalSettings) -> Table:
-    """The comparison table: one row per run, one column per figure, units in headers."""
-    metrics = settings.metrics
+    """The comparison table: one row per run, one column per figure, units in headers;
+    columns, cells and notes come from the metric table."""
+    metrics = [m for m in METRICS if m in settings.metrics]
     columns = ["run", "model", "params"]
-    if "nll" in metrics:
-        columns += ["NLL (nats/image)", "bits/dim"]
-    if "fid" in metrics:
-        columns.append("FID (lower better)")
-    if "kid" in metrics:
-        columns.append("KID x 1e3 (lower better)")
-    if "pr" in metrics:
-        columns += ["precision", "recall"]
-    if "dc" in metrics:
-        columns += ["density", "coverage"]
-    if "is" in metrics:
-        columns.append("IS (domain)")
-    if "nn" in metrics:
-        columns += ["copies (pixels)", "d_train/d_test"]
-    if "parzen" in metrics:
-        columns.append("Parzen est. (nats/image)")
+    for name in metrics:
+        columns += [c.header for c in METRICS[name].columns]
     rows = []
     feature_labels: set[str] = set()
     counts: set[tuple[int, int]] = set()
     for r in results:
-        f = r.figures
         row = [r.label, r.model, "-" if r.is_reference else f"{r.num_params / 1e6:.2f}M"]
-        if "nll" in metrics:
-            best = best_nll(f) if r.has_density else None
-            if r.is_reference:
-                row += ["-", "-"]
-            elif not r.has_density:
-                row += ["no density", "no density"]
-            elif best is None:
-                row += ["n/a", "n/a"]
-            else:
-                key, v = best
-                sign = "<= " if r.bound else ""
-                row += [
-                    f"{sign}{v['nats_per_image']:.1f} ({_term_label(key)})",
-                    f"{sign}{v['bits_per_dim']:.4f}",
-                ]
-        for name in ("fid", "kid", "pr", "dc", "is", "nn", "parzen"):
-            e = f.get(name) if name in metrics else None
-            if name not in metrics:
+        facts = RowFacts(density=r.density, is_reference=r.is_reference)
+        for name in metrics:
+            metric = METRICS[name]
+            if metric.kind == "likelihood":
+                row += metric.cells(r.figures, facts, settings)
                 continue
-            if r.is_reference and name not in REFERENCE_METRICS:
-                row += ["-"] * (2 if name == "nn" else 1)
+            if r.is_reference and not metric.on_real_row:
+                row += ["-"] * len(metric.columns)
                 continue
+            e = r.figures.get(name)
             if isinstance(e, dict):
                 if "features" in e:
                     feature_labels.add(e["features"])
                 counts.add((e.get("n_samples", 0), e.get("n_reference", 0)))
-            e = e if isinstance(e, dict) else {}
-            if name == "fid":
-                row.append(_fmt(e.get("value"), ".2f"))
-            elif name == "kid":
-                v, s = e.get("value"), e.get("std")
-                if v is None:
-                    row.append("n/a")
-                elif e.get("subset_size", 0) < e.get("n_samples", 0):
-                    row.append(f"{1e3 * v:.2f} +- {1e3 * s:.2f}")
-                else:  # every subset is the whole set: one estimate, no spread to show
-                    row.append(f"{1e3 * v:.2f}")
-            elif name == "pr":
-                row += [_fmt(e.get("precision"), ".3f"), _fmt(e.get("recall"), ".3f")]
-            elif name == "dc":
-                row += [_fmt(e.get("density"), ".3f"), _fmt(e.get("coverage"), ".3f")]
-            elif name == "is":
-                v, s = e.get("value"), e.get("std")
-                row.append("n/a" if v is None else f"{v:.2f} +- {s:.2f}")
-            elif name == "nn":
-                px = e.get("pixel", {})
-                rate, ref = px.get("duplicate_rate"), px.get("reference_duplicate_rate")
-                row.append("n/a" if rate is None else f"{100 * rate:.1f}% (real {100 * ref:.1f}%)")
-                row.append(_fmt(px.get("median_ratio"), ".3f"))
-            else:
-                v, s = e.get("estimate_nats_per_image"), e.get("std_error")
-                row.append("n/a" if v is None else f"{v:.1f} +- {s:.1f}")
+            row += metric.cells(e if isinstance(e, dict) else {}, facts, settings)
         rows.append(row)
     notes = [f"split: {settings.split}; seed {settings.seed}"]
     if any(r.is_reference for r in results):
@@ -322,44 +231,13 @@ def build_table(results: Sequence[RunResult], settings: EvalSettings) -> Table:
             "sampler reaches at this n (FID is biased upwards at small n; KID is not)."
         )
     if "nll" in metrics:
-        notes.append(
-            "NLL: negative log-likelihood of the discrete data in nats per image, bits/dim = "
-            "nats / (D ln 2); exact for autoregressive models, '<=' an upper bound (VAE: "
-            f"the tightest of ELBO and IWAE-{settings.iwae_k}); GANs define no density."
-        )
+        notes.append(METRICS["nll"].note(settings))
     if counts:
         pairs = ", ".join(f"{a} samples vs {b} {settings.split} images" for a, b in sorted(counts))
         notes.append(f"sample metrics: {pairs}")
     if feature_labels:
         notes.append("features: " + "; ".join(sorted(feature_labels)))
-    if "kid" in metrics:
-        notes.append(
-            "KID: unbiased MMD^2, polynomial kernel, x 1e3 (can be slightly negative), +- the "
-            "std over 100 subsets of 1000 (shown when n > 1000)."
-        )
-    if "pr" in metrics or "dc" in metrics:
-        notes.append(
-            "precision/recall: k=3 (Kynkaanniemi et al. 2019); density/coverage: k=5 (Naeem "
-            "et al. 2020); in [0, 1] except density (about 1 for real data)."
-        )
-    if "is" in metrics:
-        notes.append(
-            "IS: Inception Score (Salimans et al. 2016, 10 splits) from the domain "
-            "classifier's logits, not Inception's: not comparable with published scores; "
-            "at most the number of classes."
-        )
-    if "nn" in metrics:
-        notes.append(
-            "copies: share of samples closer (pixels, L2) to a training image than 99% of "
-            "held-out real images are (real data: about 1%); d_train/d_test: median ratio of "
-            "each sample's distance to its nearest training and nearest test image (about 1 "
-            "for a model that does not copy)."
-        )
-    if "parzen" in metrics:
-        notes.append(
-            "Parzen: the Gaussian Parzen-window estimate of Goodfellow et al. 2014, an "
-            "estimate with high variance in high dimension, not a likelihood."
-        )
+    notes += [n for n in (METRICS[m].note(settings) for m in metrics if m != "nll") if n]
     return Table(columns, rows, notes)
 
 
@@ -372,7 +250,7 @@ def results_json(results: Sequence[RunResult], settings: EvalSettings) -> str:
         "runs": [
             {
                 "run": str(r.run), "label": r.label, "model": r.model,
-                "num_params": r.num_params, "has_density": r.has_density, "bound": r.bound,
+                "num_params": r.num_params, "density": r.density,
                 "is_reference": r.is_reference,
                 "figures": r.figures,
             }

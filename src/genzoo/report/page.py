@@ -31,11 +31,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from genzoo import __version__
+from genzoo._version import __version__
 from genzoo.errors import UserInputError
+from genzoo.evaluation.settings import EvalSettings
 from genzoo.io import atomic_path
-from genzoo.metrics.evaluate import EvalSettings
 from genzoo.report.compare import RunResult, Table, build_table, compare_runs
+from genzoo.runs import Run
 
 SAMPLES_SHOWN = 64
 NEIGHBOURS_ROWS = 8
@@ -124,34 +125,36 @@ def curves_png(curves: dict[str, tuple[list[int], list[float]]], max_panels: int
 
 
 @torch.no_grad()
-def run_figures(run: Path, model: Any, *, seed: int = 0) -> list[Figure]:
-    """The pictures of one run, each drawn with ``seed``; views a model lacks are skipped."""
-    from genzoo.metrics.evaluate import draw_samples, max_value_of, real_images
+def run_figures(run: Run, model: Any, *, seed: int = 0) -> list[Figure]:
+    """The pictures of one run, each drawn with ``seed``; views a model lacks are skipped.
+
+    The datasets come from ``run`` (with its ``--data`` override, as the table's do)."""
+    from genzoo.evaluation.samples import draw_samples, max_value_of, real_images
     from genzoo.metrics.nearest import nearest_grid
-    from genzoo.train.checkpoint import RUN_FILE, run_dataset
     from genzoo.viz import latent, prior
+    from genzoo.viz.views import completion_grid
 
     figures: list[Figure] = []
-    device = next(iter(model.parameters()), torch.empty(0)).device
-    conditional = bool(getattr(model.config, "conditional", False))
+    device = model.device
+    conditional = model.conditional
+    has_data = run.is_run or run.data is not None
     if model.data.kind == "points":
         n = 2000
         points = model.sample(n, generator=torch.Generator(device).manual_seed(seed)).cpu()
         density = None
-        if (Path(run) / RUN_FILE).is_file():
-            density = getattr(run_dataset(run, "test"), "log_prob", None)
+        if has_data:
+            density = getattr(run.dataset("test"), "log_prob", None)
         png = scatter_png(points, density, f"{model.name}: {n} samples")
         figures.append(Figure("samples", png, f"{n} samples over the true density (blue)"))
-        return figures + _curves_figure(run)
+        return figures + _curves_figure(run.path)
     samples = draw_samples(model, SAMPLES_SHOWN, batch_size=SAMPLES_SHOWN, seed=seed)
     how = "class labels 0, 1, ... in turn" if conditional else "unconditional"
     figures.append(Figure("samples", grid_png(samples, 8), f"{len(samples)} samples ({how})"))
-    has_run = (Path(run) / RUN_FILE).is_file()
-    if has_run:
-        train_ds = run_dataset(run, "train")
+    if has_data:
+        train_ds = run.dataset("train")
         train = real_images(train_ds, len(train_ds), seed)
         grid, _ = nearest_grid(
-            samples[:NEIGHBOURS_ROWS], train, NEIGHBOURS_K, max_value_of(model.data.kind)
+            samples[:NEIGHBOURS_ROWS], train, NEIGHBOURS_K, max_value_of(model.data)
         )
         figures.append(
             Figure(
@@ -161,20 +164,16 @@ def run_figures(run: Path, model: Any, *, seed: int = 0) -> list[Figure]:
                 f"{len(train)} training images (pixels, L2). A copy would match exactly.",
             )
         )
-        test = run_dataset(run, "test")
-        images = torch.stack([test[i][0] for i in range(8)])  # (8, C, H, W)
-        labels = torch.stack([torch.as_tensor(test[i][1]) for i in range(8)])
+        images, labels = run.pick_images("test:0-7", "report")  # (8, C, H, W), (8,)
         lab = labels.to(device) if conditional else None
-        if hasattr(model, "complete"):
+        if model.can_complete:
             rows = model.data.image_shape[1] // 2
             g = torch.Generator(device).manual_seed(seed)
-            filled = model.complete(images.to(device), rows, labels=lab, generator=g).cpu()
-            given = images.clone()
-            given[:, :, rows:, :] = 0
+            grid, nrow = completion_grid(model, images, lab, rows, generator=g)
             figures.append(
                 Figure(
                     "completions",
-                    grid_png(torch.cat([given, filled, images]), 8),
+                    grid_png(grid, nrow),
                     f"rows: top {rows} rows given; the rest sampled; the original test image",
                 )
             )
@@ -234,7 +233,7 @@ def run_figures(run: Path, model: Any, *, seed: int = 0) -> list[Figure]:
                 "decoded at the Gaussian quantiles of a 15x15 grid of codes",
             )
         )
-    return figures + _curves_figure(run)
+    return figures + _curves_figure(run.path)
 
 
 def _curves_figure(run: Path) -> list[Figure]:
@@ -333,8 +332,7 @@ def write_report(
     """
     from tqdm.auto import tqdm
 
-    from genzoo.metrics.evaluate import real_images
-    from genzoo.train.checkpoint import RUN_FILE, read_run, run_dataset
+    from genzoo.evaluation.samples import real_images
 
     out = Path(out)
     if out.suffix.lower() not in (".html", ".htm"):
@@ -345,8 +343,8 @@ def write_report(
     table = build_table(results, settings)
     if echo:
         echo("\n" + table.render("text"))
-    first = results[0].run
-    ref = run_dataset(first, settings.split, settings.data, settings.data_root)
+    opened = {r.run: Run(r.run, data=settings.data, data_root=settings.data_root) for r in results}
+    ref = opened[results[0].run].dataset(settings.split)
     if hasattr(ref, "points"):  # 2-D toy data
         real = Figure(
             "real points",
@@ -363,8 +361,9 @@ def write_report(
     pages = []
     models = [r for r in results if not r.is_reference]
     for result in tqdm(models, desc="pictures", unit="run", disable=not progress):
-        figures = run_figures(result.run, result.loaded, seed=settings.seed)
-        info = read_run(result.run) if (result.run / RUN_FILE).is_file() else {}
+        run = opened[result.run]
+        figures = run_figures(run, result.loaded, seed=settings.seed)
+        info = run.meta if run.is_run else {}
         pages.append((result, figures, info))
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     meta = [

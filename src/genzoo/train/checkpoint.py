@@ -1,15 +1,7 @@
-"""Checkpoints, exports and loading, without unpickling arbitrary objects.
+"""The file formats of checkpoints and exports, read without unpickling arbitrary objects.
 
-Two on-disk forms:
-
-- A *run directory* (written by the training loop)::
-
-      run.json            what was trained: model name and config, data, train config
-      checkpoint.pt       full training state (weights, optimizers, EMA, step, RNG states)
-      model/              the export below, refreshed at every checkpoint
-      logs/               TensorBoard events and metrics.csv
-      samples/            sample grids written during training
-
+- ``checkpoint.pt``: the full training state of a run directory (see :mod:`genzoo.runs`,
+  which owns the directory).
 - An *exported model*: a folder with ``config.json`` (model name, config, data spec) and
   ``model.safetensors`` (the weights; the EMA weights when the run kept an average).
 
@@ -20,7 +12,6 @@ crafted checkpoint cannot run code. Everything else is JSON or safetensors.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from genzoo.config import DataSpec, from_dict, to_dict
-from genzoo.errors import CorruptFileError, UserInputError
+from genzoo.errors import CorruptFileError, MissingFileError
 from genzoo.io import atomic_path, write_json
 from genzoo.registry import get_entry
 
@@ -53,7 +44,7 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     """Read a training state written by :func:`save_checkpoint`; never runs pickled code."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} not found; train first or check the path")
+        raise MissingFileError(f"checkpoint {path} not found; train first or check the path")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises several types for truncated or foreign files
@@ -104,28 +95,25 @@ def model_from_config(meta: dict[str, Any], where: str) -> GenerativeModel:
     return entry.model_class()(config, data)
 
 
-def load(path: str | Path, map_location: str | torch.device = "cpu") -> GenerativeModel:
-    """Load a trained model from a run directory or an exported model folder.
+def load_export(folder: str | Path, map_location: str | torch.device = "cpu") -> GenerativeModel:
+    """Load the model of an exported folder (``config.json`` + ``model.safetensors``).
 
-    Returns the model in eval mode. A run directory gives its latest export (written at
-    every checkpoint, holding the EMA weights when the run kept an average).
+    Returns the model in eval mode. :func:`genzoo.runs.load` opens run directories too.
 
     Raises:
-        FileNotFoundError: when ``path`` holds neither form.
+        FileNotFoundError: when the folder lacks either file.
         CorruptFileError: when the files exist but cannot be read.
     """
-    path = Path(path)
-    if (path / RUN_FILE).is_file():
-        path = path / EXPORT_DIR
+    path = Path(folder)
     config_file, weights_file = path / "config.json", path / "model.safetensors"
     if not (config_file.is_file() and weights_file.is_file()):
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{path} is neither a run directory (with {RUN_FILE}) nor an exported model "
             "(config.json + model.safetensors); pass the --out folder of 'genzoo train'"
         )
     try:
         meta = json.loads(config_file.read_text())
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CorruptFileError(f"{config_file} is not valid JSON ({e}); re-export the model") from e
     model = model_from_config(meta, where=str(config_file))
     try:
@@ -142,63 +130,3 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> Generati
             f"{weights_file} does not match its config.json ({str(e).splitlines()[0]})"
         ) from e
     return model.to(map_location).eval()
-
-
-def read_run(run_dir: Path) -> dict[str, Any]:
-    """The ``run.json`` of a run directory, as a dict."""
-    f = Path(run_dir) / RUN_FILE
-    if not f.is_file():
-        raise FileNotFoundError(f"{run_dir} holds no run ({RUN_FILE} missing); train there first")
-    try:
-        return json.loads(f.read_text())
-    except json.JSONDecodeError as e:
-        raise CorruptFileError(f"{f} is not valid JSON ({e}); restore or delete the run") from e
-
-
-def run_dataset(run: Path, split: str, data: str | None = None, root: Path | None = None) -> Any:
-    """The dataset a run was trained on (from its run.json), at ``split``.
-
-    Args:
-        run: a run directory (an exported model records no dataset: pass ``data``).
-        split: ``train``, ``test`` or a slice such as ``train[:50000]``.
-        data: another dataset's name, instead of the run's own.
-        root: the folder holding the dataset's files (overrides the usual look-up).
-    """
-    from genzoo.data import load_dataset
-
-    run = Path(run)
-    info: dict[str, Any] = read_run(run).get("data", {}) if (run / RUN_FILE).is_file() else {}
-    spec = data or info.get("spec")
-    if not spec:
-        raise UserInputError(f"{run} does not record its dataset; pass --data NAME")
-    return load_dataset(
-        spec,
-        split,
-        root=root or info.get("root"),
-        image_size=info.get("image_size"),
-        seed=info.get("seed", 0),
-    )
-
-
-def weights_digest(path: str | Path) -> str:
-    """SHA-256 (hex, first 16 digits) of the weights a run directory or export loads.
-
-    Evaluation results are stored with it, so figures computed on older weights of a run
-    that has trained on are never shown as the current model's.
-    """
-    path = Path(path)
-    if (path / RUN_FILE).is_file():
-        path = path / EXPORT_DIR
-    h = hashlib.sha256()
-    with open(path / "model.safetensors", "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
-
-
-def check_is_model(obj: Any) -> None:
-    """Raise a UserInputError unless ``obj`` is a genzoo model."""
-    from genzoo.models.base import GenerativeModel
-
-    if not isinstance(obj, GenerativeModel):
-        raise UserInputError(f"expected a genzoo model, got {type(obj).__name__}")

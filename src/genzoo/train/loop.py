@@ -13,10 +13,8 @@ never stopped (tests/test_train.py checks this).
 from __future__ import annotations
 
 import csv
-import datetime
 import math
 import random
-import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -30,21 +28,10 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from genzoo import __version__
-from genzoo.config import TrainConfig, to_dict
-from genzoo.errors import NonFiniteLossError, RunExistsError, UserInputError
-from genzoo.io import write_json
+from genzoo.config import TrainConfig
+from genzoo.errors import NonFiniteLossError, UserInputError
 from genzoo.models.base import GenerativeModel, StepContext
-from genzoo.train.checkpoint import (
-    CHECKPOINT_FILE,
-    EXPORT_DIR,
-    FORMAT_VERSION,
-    RUN_FILE,
-    export_model,
-    load_checkpoint,
-    read_run,
-    save_checkpoint,
-)
+from genzoo.runs import Run
 
 POINTS_IN_SCATTER = 1000
 """Samples in the periodic scatter of a run on 2-D points."""
@@ -54,41 +41,11 @@ class TrainingInterrupted(KeyboardInterrupt):
     """Raised after Ctrl-C, once the checkpoint of the last finished step is saved."""
 
     def __init__(self, step: int, run_dir: Path) -> None:
-        super().__init__(f"interrupted at step {step}; checkpoint saved in {run_dir}")
+        super().__init__(
+            f"interrupted at step {step}; checkpoint saved in {run_dir}; continue with --resume"
+        )
         self.step = step
         self.run_dir = run_dir
-
-
-def claim_run_dir(out: Path, *, resume: bool, force: bool) -> Path | None:
-    """Check that ``out`` may be used for a new or resumed run; never delete anything.
-
-    Returns:
-        Where an old run was moved with ``force``, else None.
-
-    Raises:
-        RunExistsError: ``out`` holds a run (or other files) and neither flag was given.
-        FileNotFoundError: ``resume`` was given but there is no run to resume.
-    """
-    out = Path(out)
-    has_run = (out / RUN_FILE).is_file()
-    if resume:
-        if not (out / CHECKPOINT_FILE).is_file():
-            raise FileNotFoundError(
-                f"no checkpoint to resume in {out}; drop --resume to start a new run there"
-            )
-        return None
-    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
-        return None
-    if not force:
-        what = "already holds a run" if has_run else "exists and is not empty"
-        raise RunExistsError(
-            f"{out} {what}; pass --resume to continue it, --force to start over "
-            "(the old folder is moved aside, not deleted), or choose another --out"
-        )
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    moved = out.with_name(f"{out.name}.replaced-{stamp}")
-    shutil.move(str(out), str(moved))
-    return moved
 
 
 def step_batches(
@@ -168,7 +125,7 @@ def fit(
     Args:
         model: a freshly built model (seed torch before building it for reproducibility).
         dataset: any Dataset whose items are ``(image, label)``; label -1 if unlabelled.
-        out: the run directory (see :mod:`genzoo.train.checkpoint`).
+        out: the run directory (see :mod:`genzoo.runs`).
         train: loop settings.
         data_info: how the data was specified (stored in run.json, used to resume from the
             command line), e.g. ``{"spec": "fashion-mnist"}``.
@@ -179,7 +136,8 @@ def fit(
         The trained model (its raw weights; the export holds the EMA weights if enabled).
     """
     out = Path(out)
-    moved = claim_run_dir(out, resume=resume, force=force)
+    run = Run(out)
+    moved = run.claim(resume=resume, force=force)
     if moved is not None:
         print(f"moved the previous contents of {out} to {moved}")
     fabric = Fabric(
@@ -199,13 +157,8 @@ def fit(
     )
     start = 0
     if resume:
-        run = read_run(out)
-        if run.get("model") != raw.name or run.get("model_config") != to_dict(raw.config):
-            raise UserInputError(
-                f"the run in {out} trained {run.get('model')!r} with another config; "
-                "resume with the same model settings (or none: the CLI reads run.json)"
-            )
-        state = load_checkpoint(out / CHECKPOINT_FILE)
+        run.check_resumable(raw)
+        state = run.load_state()
         raw.load_state_dict(state["model"])
         for name, opt in optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
@@ -213,20 +166,7 @@ def fit(
             ema.load_state_dict(state["ema"])
         start = int(state["step"])
     elif fabric.is_global_zero:
-        out.mkdir(parents=True, exist_ok=True)
-        write_json(
-            out / RUN_FILE,
-            {
-                "format": FORMAT_VERSION,
-                "genzoo_version": __version__,
-                "model": raw.name,
-                "model_config": to_dict(raw.config),
-                "data_spec": to_dict(raw.data),
-                "data": data_info or {},
-                "train": to_dict(train),
-                "created": datetime.datetime.now().isoformat(timespec="seconds"),
-            },
-        )
+        run.write_meta(raw, train, data_info or {})
 
     names = list(optimizers)
     wrapped, *opts = fabric.setup(raw, *optimizers.values())
@@ -271,16 +211,13 @@ def fit(
         if not fabric.is_global_zero:
             return
         state = {
-            "format": FORMAT_VERSION,
             "step": step_done,
             "model": raw.state_dict(),
             "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
             "ema": ema.state_dict() if ema is not None else None,
             "rng": _rng_state(),
         }
-        save_checkpoint(out / CHECKPOINT_FILE, state)
-        weights = ema.module.state_dict() if ema is not None else None
-        export_model(raw, out / EXPORT_DIR, weights)
+        run.save_state(state, raw, ema.module.state_dict() if ema is not None else None)
 
     bar = tqdm(
         total=train.steps,
@@ -350,11 +287,11 @@ def _sample_grid(
     points = model.data.kind == "points"
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
+    device = model.device
     g = torch.Generator(device).manual_seed(train.seed)
     n = max(train.num_samples, POINTS_IN_SCATTER) if points else train.num_samples
     labels = None
-    if getattr(model.config, "conditional", False) and model.data.num_classes:
+    if model.conditional and model.data.num_classes:
         labels = torch.arange(n, device=device) % model.data.num_classes
     images = model.sample(n, labels=labels, generator=g)
     path = out / "samples" / f"step_{step:07d}.png"

@@ -1,0 +1,97 @@
+"""The likelihood of a split under a model, through ``nll_terms``: every estimator the
+model offers (exact; ELBO and IWAE-k bounds; AIS estimates), in nats per example of the
+discrete data and bits per dimension."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from genzoo.errors import NoDensityError, UserInputError
+from genzoo.evaluation.samples import real_images
+from genzoo.evaluation.settings import EvalSettings
+
+LIKELIHOOD_WORDS = {
+    "exact": "exact",
+    "bound": "upper bound on the NLL",
+    "estimate": "estimate of the NLL",
+}
+
+
+def examples(dataset: Any, n: int, seed: int) -> tuple[Tensor, Tensor | None]:
+    """The first n examples of a split: images in data space (dynamically binarised ones
+    drawn from a generator seeded with ``seed``) or 2-D points, and their labels."""
+    x = dataset.points[:n] if hasattr(dataset, "points") else real_images(dataset, n, seed)
+    labels = getattr(dataset, "labels", None)
+    return x, (None if labels is None else labels[:n])
+
+
+def require_density(model: Any) -> None:
+    """A one-line error for a model that declares no density."""
+    if model.density is None:
+        raise NoDensityError(
+            f"{model.name} defines no density, so no likelihood: evaluate its samples with "
+            "--metrics fid,kid,pr,dc (FID, KID, precision/recall, density/coverage), or parzen "
+            "(a Parzen-window estimate, not a likelihood)"
+        )
+
+
+@torch.no_grad()
+def evaluate_likelihood(
+    model: Any,
+    dataset: Any,
+    settings: EvalSettings,
+    *,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Every NLL figure the model offers (``nll_terms``) over the first n examples.
+
+    Args:
+        model: a model that declares a density.
+        dataset: the split.
+        settings: n (None: all), seed, batch size and the estimators' options.
+        progress: show a progress bar.
+
+    Returns:
+        ``{"n", "likelihood" (what the figures are), "likelihood_settings", term:
+        {"nats_per_image", "bits_per_dim"}}``: nats per example of the discrete data,
+        and ``bits/dim = nats / (D ln 2)``.
+    """
+    from tqdm.auto import tqdm
+
+    require_density(model)
+    n = min(settings.n or len(dataset), len(dataset))
+    if n < 1:
+        raise UserInputError(f"--n must be >= 1, got {n}")
+    x_all, labels_all = examples(dataset, n, settings.seed)
+    device = model.device
+    g = torch.Generator(device).manual_seed(settings.seed)
+    options = settings.likelihood_options()
+    sums: dict[str, float] = {}
+    bs = settings.batch_size
+    with tqdm(total=n, desc="likelihood", unit="img", disable=not progress, leave=False) as bar:
+        for i in range(0, n, bs):
+            x = x_all[i : i + bs].to(device)
+            labels = None
+            if model.conditional and labels_all is not None:
+                labels = labels_all[i : i + bs].to(device)
+            terms = model.nll_terms(x, labels, generator=g, **options)
+            for key, value in terms.items():
+                sums[key] = sums.get(key, 0.0) + float(value.double().sum())
+            bar.update(len(x))
+    exact = model.density == "exact"
+    result: dict[str, Any] = {
+        "n": n,
+        "likelihood": LIKELIHOOD_WORDS[model.density],
+        "likelihood_settings": {"n": n, "seed": settings.seed} | ({} if exact else dict(options)),
+    }
+    for key, total in sums.items():
+        nll = total / n
+        result[key] = {
+            "nats_per_image": nll,
+            "bits_per_dim": nll / (model.data.num_dims * math.log(2)),
+        }
+    return result

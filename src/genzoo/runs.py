@@ -1,0 +1,382 @@
+"""The run directory and the one object that owns it.
+
+A *run directory* is what ``genzoo train`` writes::
+
+    run.json            what was trained: model name and config, data, train config
+    checkpoint.pt       full training state (weights, optimizers, EMA, step, RNG states)
+    model/              the export (config.json + model.safetensors), refreshed at every checkpoint
+    logs/               TensorBoard events and metrics.csv
+    samples/            sample grids written during training
+    eval/SPLIT.json     stored evaluation figures, keyed by what they were measured against
+
+An *exported model* is a folder with ``config.json`` and ``model.safetensors`` only (see
+:mod:`genzoo.train.checkpoint` for both file formats). :class:`Run` opens either: it reads
+and writes ``run.json``, loads the model, gives the datasets (honouring a ``--data`` /
+``--data-root`` override once, for every caller), the weights digest, the stored
+evaluations, the training state and the decision of what a resumed run continues with.
+Everything above the training loop (evaluation, report, command line) reaches a run
+through it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from genzoo._version import __version__
+from genzoo.config import TrainConfig, from_dict, to_dict
+from genzoo.errors import CorruptFileError, MissingFileError, RunExistsError, UserInputError
+from genzoo.io import write_json
+from genzoo.train.checkpoint import (
+    CHECKPOINT_FILE,
+    EXPORT_DIR,
+    FORMAT_VERSION,
+    RUN_FILE,
+    export_model,
+    load_checkpoint,
+    load_export,
+    model_from_config,
+    save_checkpoint,
+)
+
+if TYPE_CHECKING:
+    from genzoo.models.base import GenerativeModel
+
+EVAL_DIR = "eval"
+
+
+def parse_indices(text: str, what: str = "indices") -> list[int]:
+    """'3' -> [3]; '0-9' -> [0..9]; '1,5,9' -> [1, 5, 9] (labels, image and sample indices)."""
+    out: list[int] = []
+    try:
+        for part in text.split(","):
+            if "-" in part.strip()[1:]:
+                a, b = part.split("-", 1)
+                out.extend(range(int(a), int(b) + 1))
+            elif part.strip():
+                out.append(int(part))
+    except ValueError:
+        raise UserInputError(
+            f"cannot read {what} {text!r}; write e.g. '3', '0-9' or '1,5,9'"
+        ) from None
+    if not out:
+        raise UserInputError(f"no {what} in {text!r}")
+    return out
+
+
+class Run:
+    """A run directory (or an exported model folder) and everything read from it.
+
+    Args:
+        path: the run directory of ``genzoo train``, or an exported model folder.
+        data: evaluate on this dataset instead of the run's own (its name).
+        data_root: the folder holding the dataset's files (overrides the usual look-up).
+
+    The override applies to every dataset the object hands out, so a table and the
+    pictures of one report are always of the same data.
+    """
+
+    def __init__(
+        self, path: str | Path, *, data: str | None = None, data_root: Path | None = None
+    ) -> None:
+        self.path = Path(path)
+        self.data = data
+        self.data_root = Path(data_root) if data_root is not None else None
+        self._meta: dict[str, Any] | None = None
+        self._datasets: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r})"
+
+    # -- what the folder holds ------------------------------------------------------
+
+    @property
+    def is_run(self) -> bool:
+        """True for a run directory (with run.json), False for an exported model."""
+        return (self.path / RUN_FILE).is_file()
+
+    @property
+    def label(self) -> str:
+        """The name of the run in tables: its folder's name."""
+        return self.path.resolve().name or str(self.path)
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The contents of ``run.json`` (read once)."""
+        if self._meta is None:
+            f = self.path / RUN_FILE
+            if not f.is_file():
+                raise MissingFileError(
+                    f"{self.path} holds no run ({RUN_FILE} missing); train there first"
+                )
+            try:
+                meta = json.loads(f.read_text())
+            except json.JSONDecodeError as e:
+                raise CorruptFileError(
+                    f"{f} is not valid JSON ({e}); restore or delete the run"
+                ) from e
+            if not isinstance(meta, dict):
+                raise CorruptFileError(f"{f} is not a genzoo run file; restore or delete the run")
+            self._meta = meta
+        return self._meta
+
+    @property
+    def data_info(self) -> dict[str, Any]:
+        """How the run's data was specified (``{"spec", "root", "image_size", "seed"}``)."""
+        return self.meta.get("data", {}) if self.is_run else {}
+
+    @property
+    def dataset_name(self) -> str:
+        """The dataset evaluations use: ``data`` if given, else the one the run trained on."""
+        spec = self.data or self.data_info.get("spec")
+        if not spec:
+            raise UserInputError(
+                f"{self.path} is an exported model and records no dataset; pass --data NAME"
+            )
+        return str(spec)
+
+    @property
+    def dataset_root(self) -> str | None:
+        """The folder of the dataset's files: ``data_root`` if given, else the run's own
+        (only when the run's own dataset is used)."""
+        if self.data_root is not None:
+            return str(self.data_root)
+        return None if self.data else self.data_info.get("root")
+
+    def dataset(self, split: str) -> Any:
+        """The dataset at ``split`` (``train``, ``test`` or a slice), loaded once."""
+        if split not in self._datasets:
+            from genzoo.data import load_dataset
+
+            info = self.data_info
+            self._datasets[split] = load_dataset(
+                self.dataset_name,
+                split,
+                root=self.dataset_root,
+                image_size=info.get("image_size"),
+                seed=info.get("seed", 0),
+            )
+        return self._datasets[split]
+
+    def pick_images(self, spec: str, option: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images named like 'test:3,test:17' or 'test:0-7' -> (uint8 (N, C, H, W), labels (N,)).
+
+        Args:
+            spec: comma-separated SPLIT:INDEX or SPLIT:RANGE; the split may hold a slice
+                (``train[:9]:3``) and carries over to the following parts.
+            option: the command-line option, for error messages.
+        """
+        picks: list[tuple[str, int]] = []
+        split = ""
+        for part in spec.split(","):
+            if ":" in part:
+                split, _, part = part.rpartition(":")
+            if not split:
+                raise UserInputError(f"{option} {spec!r}: write SPLIT:INDEX, e.g. test:3,test:17")
+            picks += [(split.strip(), i) for i in parse_indices(part, "image indices")]
+        images, labels = [], []
+        for split, i in picks:
+            ds = self.dataset(split)
+            if not 0 <= i < len(ds):
+                raise UserInputError(f"{option} {spec}: the {split} split has {len(ds)} images")
+            image, label = ds[i]
+            images.append(image)
+            labels.append(torch.as_tensor(label))
+        return torch.stack(images), torch.stack(labels)
+
+    # -- the model ------------------------------------------------------------------
+
+    @property
+    def export_dir(self) -> Path:
+        """The folder holding config.json + model.safetensors."""
+        return self.path / EXPORT_DIR if self.is_run else self.path
+
+    def load_model(self, map_location: str | torch.device = "cpu") -> GenerativeModel:
+        """The trained model in eval mode (the EMA weights when the run kept an average)."""
+        return load_export(self.export_dir, map_location)
+
+    def weights_digest(self) -> str:
+        """SHA-256 (hex, first 16 digits) of the weights :meth:`load_model` loads.
+
+        Stored figures carry it, so figures computed on older weights of a run that has
+        trained on are never shown as the current model's.
+        """
+        h = hashlib.sha256()
+        with open(self.export_dir / "model.safetensors", "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        return h.hexdigest()[:16]
+
+    def export(self, out: Path, *, raw: bool = False) -> int:
+        """Write the model of the last checkpoint to ``out`` (config.json +
+        model.safetensors); the EMA weights unless ``raw``. Returns the checkpoint's step."""
+        meta = self.meta
+        model = model_from_config(
+            {"model": meta.get("model"), "config": meta.get("model_config"),
+             "data": meta.get("data_spec")},
+            where=str(self.path / RUN_FILE),
+        )  # fmt: skip
+        state = self.load_state()
+        weights = state["model"]
+        if state.get("ema") is not None and not raw:
+            prefix = "module."
+            weights = {k[len(prefix) :]: v for k, v in state["ema"].items() if k.startswith(prefix)}
+        model.load_state_dict(weights)
+        export_model(model, out)
+        return int(state["step"])
+
+    # -- stored evaluations ---------------------------------------------------------
+
+    def eval_path(self, split: str) -> Path:
+        """Where the run keeps the figures of one split: ``RUN/eval/SPLIT.json``."""
+        safe = "".join(c if c.isalnum() else "_" for c in split)
+        return self.path / EVAL_DIR / f"{safe}.json"
+
+    def read_eval(self, split: str) -> dict[str, Any]:
+        """The stored figures of a split ({} when none, unreadable, or not a run)."""
+        path = self.eval_path(split)
+        if not self.is_run or not path.is_file():
+            return {}
+        try:
+            old = json.loads(path.read_text())
+        except (json.JSONDecodeError, OSError, UnicodeDecodeError):
+            return {}
+        return old if isinstance(old, dict) else {}
+
+    def write_eval(self, split: str, figures: dict[str, Any]) -> Path | None:
+        """Store the figures of a split (atomically); None for an export, which keeps none."""
+        if not self.is_run:
+            return None
+        path = self.eval_path(split)
+        write_json(path, figures)
+        return path
+
+    # -- training -------------------------------------------------------------------
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / CHECKPOINT_FILE
+
+    def claim(self, *, resume: bool, force: bool, dry_run: bool = False) -> Path | None:
+        """Check that the folder may take a new or resumed run; never delete anything.
+
+        Args:
+            resume: continue the run in the folder.
+            force: move an existing run aside (to ``NAME.replaced-TIME``).
+            dry_run: only check (the command line calls this before loading any data).
+
+        Returns:
+            Where an old run was moved with ``force``, else None.
+
+        Raises:
+            RunExistsError: the folder holds a run (or other files) and neither flag was given.
+            FileNotFoundError: ``resume`` was given but there is no checkpoint to resume.
+        """
+        out = self.path
+        if resume:
+            if not self.checkpoint_path.is_file():
+                raise MissingFileError(
+                    f"no checkpoint to resume in {out}; drop --resume to start a new run there"
+                )
+            return None
+        if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+            return None
+        if not force:
+            what = "already holds a run" if self.is_run else "exists and is not empty"
+            raise RunExistsError(
+                f"{out} {what}; pass --resume to continue it, --force to start over "
+                "(the old folder is moved aside, not deleted), or choose another --out"
+            )
+        if dry_run:
+            return None
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        moved = out.with_name(f"{out.name}.replaced-{stamp}")
+        shutil.move(str(out), str(moved))
+        self._meta = None
+        return moved
+
+    def resume_settings(
+        self, model_name: str, config_class: type, train: TrainConfig
+    ) -> tuple[Any, TrainConfig, dict[str, Any]]:
+        """What a resumed run continues with: the stored model config, data and train
+        settings; only a larger ``train.steps`` extends the run.
+
+        Returns:
+            (model config, train config, data info).
+        """
+        stored = self.meta
+        if stored.get("model") != model_name:
+            raise UserInputError(
+                f"{self.path} holds a {stored.get('model')!r} run, not {model_name!r}; "
+                f"resume it with 'genzoo train {stored.get('model')} --out {self.path} --resume'"
+            )
+        where = str(self.path / RUN_FILE)
+        try:
+            model_cfg = from_dict(config_class, stored["model_config"], where=where)
+            old_train = from_dict(TrainConfig, stored["train"], where=where)
+            data_info = dict(stored["data"])
+        except KeyError as e:
+            raise CorruptFileError(f"{where} lacks the key {e}; restore or delete the run") from e
+        train_cfg = dataclasses.replace(old_train, steps=max(old_train.steps, train.steps))
+        return model_cfg, train_cfg, data_info
+
+    def check_resumable(self, model: GenerativeModel) -> None:
+        """Refuse to resume ``model`` from a run of another family or config."""
+        meta = self.meta
+        if meta.get("model") != model.name or meta.get("model_config") != to_dict(model.config):
+            raise UserInputError(
+                f"the run in {self.path} trained {meta.get('model')!r} with another config; "
+                "resume with the same model settings (or none: the CLI reads run.json)"
+            )
+
+    def write_meta(
+        self, model: GenerativeModel, train: TrainConfig, data_info: dict[str, Any]
+    ) -> None:
+        """Write ``run.json`` for a new run."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "format": FORMAT_VERSION,
+            "genzoo_version": __version__,
+            "model": model.name,
+            "model_config": to_dict(model.config),
+            "data_spec": to_dict(model.data),
+            "data": data_info,
+            "train": to_dict(train),
+            "created": datetime.datetime.now().isoformat(timespec="seconds"),
+        }
+        write_json(self.path / RUN_FILE, meta)
+        self._meta = meta
+
+    def save_state(
+        self,
+        state: dict[str, Any],
+        model: GenerativeModel,
+        export_weights: dict[str, torch.Tensor] | None = None,
+    ) -> None:
+        """Write the training state (``checkpoint.pt``) and refresh the export from it."""
+        save_checkpoint(self.checkpoint_path, {"format": FORMAT_VERSION, **state})
+        export_model(model, self.path / EXPORT_DIR, export_weights)
+
+    def load_state(self, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+        """The training state of ``checkpoint.pt`` (never unpickles arbitrary objects)."""
+        return load_checkpoint(self.checkpoint_path, map_location)
+
+
+def load(path: str | Path, map_location: str | torch.device = "cpu") -> GenerativeModel:
+    """Load a trained model from a run directory or an exported model folder.
+
+    Returns the model in eval mode. A run directory gives its latest export (written at
+    every checkpoint, holding the EMA weights when the run kept an average).
+
+    Raises:
+        FileNotFoundError: when ``path`` holds neither form.
+        CorruptFileError: when the files exist but cannot be read.
+    """
+    return Run(path).load_model(map_location)
