@@ -46,6 +46,14 @@ class RunExistsError(GenzooError, FileExistsError):
     """The output directory already holds a run and neither --resume nor --force was given."""
 
 
+class RunBusyError(GenzooError, BlockingIOError):
+    """Another process is training in the same run directory."""
+
+
+class RunWriteError(GenzooError, OSError):
+    """A run directory cannot be written (full disk, read-only folder)."""
+
+
 class NonFiniteLossError(GenzooError, FloatingPointError):
     """The training loss became NaN or infinite."""
 

@@ -20,11 +20,15 @@ through it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
+import fcntl
 import hashlib
 import json
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,13 +36,21 @@ import torch
 
 from genzoo._version import __version__
 from genzoo.config import TrainConfig, from_dict, to_dict
-from genzoo.errors import CorruptFileError, MissingFileError, RunExistsError, UserInputError
+from genzoo.errors import (
+    CorruptFileError,
+    MissingFileError,
+    RunBusyError,
+    RunExistsError,
+    RunWriteError,
+    UserInputError,
+)
 from genzoo.io import write_json
 from genzoo.train.checkpoint import (
     CHECKPOINT_FILE,
     EXPORT_DIR,
     FORMAT_VERSION,
     RUN_FILE,
+    checkpoint_step,
     export_model,
     load_checkpoint,
     load_export,
@@ -50,6 +62,7 @@ if TYPE_CHECKING:
     from genzoo.models.base import GenerativeModel
 
 EVAL_DIR = "eval"
+LOCK_FILE = ".lock"
 
 
 def parse_indices(text: str, what: str = "indices") -> list[int]:
@@ -199,8 +212,35 @@ class Run:
         return self.path / EXPORT_DIR if self.is_run else self.path
 
     def load_model(self, map_location: str | torch.device = "cpu") -> GenerativeModel:
-        """The trained model in eval mode (the EMA weights when the run kept an average)."""
+        """The trained model in eval mode (the EMA weights when the run kept an average).
+
+        A run's export is made from its checkpoint; if a run was stopped between writing
+        the two (or the export is missing), the export is made again from the checkpoint
+        first, so the model loaded is always the checkpoint's.
+        """
+        if self.is_run:
+            self.refresh_export()
         return load_export(self.export_dir, map_location)
+
+    def refresh_export(self) -> bool:
+        """Make the export again from ``checkpoint.pt`` when it is missing or records
+        another step. Returns True when it did. An export that records no step (written by
+        hand or by an older genzoo) and a read-only run are left as they are."""
+        if not self.checkpoint_path.is_file():
+            return False
+        step = checkpoint_step(self.checkpoint_path)
+        try:
+            exported = json.loads((self.export_dir / "config.json").read_text()).get("step")
+            current = (self.export_dir / "model.safetensors").is_file()
+        except (OSError, ValueError, AttributeError):
+            exported, current = None, False
+        if step is None or (current and (exported == step or exported is None)):
+            return False
+        try:
+            self.export(self.export_dir)
+        except PermissionError:
+            return False
+        return True
 
     def weights_digest(self) -> str:
         """SHA-256 (hex, first 16 digits) of the weights :meth:`load_model` loads.
@@ -229,7 +269,7 @@ class Run:
             prefix = "module."
             weights = {k[len(prefix) :]: v for k, v in state["ema"].items() if k.startswith(prefix)}
         model.load_state_dict(weights)
-        export_model(model, out)
+        export_model(model, out, step=int(state["step"]) if out == self.export_dir else None)
         return int(state["step"])
 
     # -- stored evaluations ---------------------------------------------------------
@@ -251,11 +291,16 @@ class Run:
         return old if isinstance(old, dict) else {}
 
     def write_eval(self, split: str, figures: dict[str, Any]) -> Path | None:
-        """Store the figures of a split (atomically); None for an export, which keeps none."""
+        """Store the figures of a split (atomically); None for an export, which keeps none,
+        and for a run that cannot be written (read-only: the figures are still returned)."""
         if not self.is_run:
             return None
         path = self.eval_path(split)
-        write_json(path, figures)
+        try:
+            write_json(path, figures)
+        except OSError as e:
+            print(f"note: {self.path} is not writable ({e.strerror}); figures not stored")
+            return None
         return path
 
     # -- training -------------------------------------------------------------------
@@ -360,9 +405,47 @@ class Run:
         model: GenerativeModel,
         export_weights: dict[str, torch.Tensor] | None = None,
     ) -> None:
-        """Write the training state (``checkpoint.pt``) and refresh the export from it."""
-        save_checkpoint(self.checkpoint_path, {"format": FORMAT_VERSION, **state})
-        export_model(model, self.path / EXPORT_DIR, export_weights)
+        """Write the training state (``checkpoint.pt``) and refresh the export from it
+        (marked with the step, so an export left behind by a kill is recognised)."""
+        try:
+            save_checkpoint(self.checkpoint_path, {"format": FORMAT_VERSION, **state})
+            export_model(model, self.path / EXPORT_DIR, export_weights, step=int(state["step"]))
+        except OSError as e:
+            raise RunWriteError(
+                f"cannot write the checkpoint into {self.path} ({e.strerror or e}); the previous "
+                "checkpoint is intact: free space or fix permissions, then --resume"
+            ) from e
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the run's lock while training: a second training (or resume) of the same
+        run is refused. An OS lock (flock) that dies with its process, so a kill -9 never
+        leaves a stale lock. Leftover temporary files of interrupted writes are removed
+        once the lock is held (no other writer can own them then)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RunBusyError(
+                    f"{self.path} is being trained by another process; wait for it to finish "
+                    "(or stop it), or choose another --out"
+                ) from None
+            self.remove_leftovers()
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def remove_leftovers(self) -> list[Path]:
+        """Delete temporary files of interrupted atomic writes (``.NAME.*.tmp``)."""
+        removed = []
+        for folder in (self.path, self.path / EXPORT_DIR, self.path / EVAL_DIR):
+            for tmp in folder.glob(".*.tmp") if folder.is_dir() else []:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                    removed.append(tmp)
+        return removed
 
     def load_state(self, map_location: str | torch.device = "cpu") -> dict[str, Any]:
         """The training state of ``checkpoint.pt`` (never unpickles arbitrary objects)."""

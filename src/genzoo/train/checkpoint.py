@@ -21,7 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from genzoo.config import DataSpec, from_dict, to_dict
-from genzoo.errors import CorruptFileError, MissingFileError
+from genzoo.errors import CorruptFileError, GenzooError, MissingFileError
 from genzoo.io import atomic_path, write_json
 from genzoo.registry import get_entry
 
@@ -48,24 +48,53 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises several types for truncated or foreign files
+        # Only the first line, and never torch's advice to load with weights_only=False: a
+        # file that needs it could run code.
+        first = (str(e).strip().splitlines() or [""])[0].split(" Please file an issue")[0]
+        if "weights_only" in first or "WeightsUnpickler" in first or not first:
+            first = "holds objects other than tensors and plain containers" if first else "empty"
         raise CorruptFileError(
-            f"checkpoint {path} is unreadable ({type(e).__name__}: {str(e).splitlines()[0]}); "
-            "it is truncated, corrupt or not a genzoo checkpoint: restore it or train again"
+            f"checkpoint {path} is unreadable ({type(e).__name__}: {first}); it is truncated, "
+            "corrupt or not a genzoo checkpoint: restore it or train again"
         ) from e
     if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
         raise CorruptFileError(
             f"checkpoint {path} is not a genzoo checkpoint (format {FORMAT_VERSION})"
         )
+    missing = [k for k in ("step", "model", "optimizers", "rng") if k not in state]
+    if missing or not isinstance(state.get("step"), int) or not isinstance(state["model"], dict):
+        raise CorruptFileError(
+            f"checkpoint {path} is damaged (missing or wrong: {', '.join(missing) or 'step'}); "
+            "restore it or train again"
+        )
     return state
 
 
-def export_model(model: GenerativeModel, out_dir: Path, state_dict: dict | None = None) -> Path:
+def checkpoint_step(path: Path) -> int | None:
+    """The step of a checkpoint, read without loading its tensors (None if unreadable)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        step = state.get("step") if isinstance(state, dict) else None
+        return step if isinstance(step, int) else None
+    except Exception:  # an unreadable checkpoint says so when it is loaded for real
+        return None
+
+
+def export_model(
+    model: GenerativeModel,
+    out_dir: Path,
+    state_dict: dict | None = None,
+    *,
+    step: int | None = None,
+) -> Path:
     """Write ``config.json`` + ``model.safetensors`` so the model can be rebuilt alone.
 
     Args:
         model: the model (its name, config and data spec are saved).
         out_dir: the folder to write (created; both files replaced atomically).
         state_dict: weights to save instead of ``model.state_dict()`` (e.g. EMA weights).
+        step: the training step of the weights (a run's export records it, so a stale
+            export is told apart from the checkpoint it should match).
     """
     out_dir = Path(out_dir)
     weights = state_dict if state_dict is not None else model.state_dict()
@@ -79,19 +108,45 @@ def export_model(model: GenerativeModel, out_dir: Path, state_dict: dict | None 
             "model": model.name,
             "config": to_dict(model.config),
             "data": to_dict(model.data),
-        },
+        }
+        | ({} if step is None else {"step": step}),
     )
     return out_dir
 
 
+MAX_PARAMETERS = 4_000_000_000
+"""A stored config that builds a larger network is refused before anything is allocated."""
+
+
 def model_from_config(meta: dict[str, Any], where: str) -> GenerativeModel:
-    """Rebuild an untrained model from the ``config.json`` dict of an export."""
+    """Rebuild an untrained model from the ``config.json`` dict of an export.
+
+    The network is first built on the meta device (no memory), so a crafted config whose
+    sizes would allocate hundreds of GB is refused before allocation.
+    """
+    if not isinstance(meta, dict):
+        raise CorruptFileError(f"{where} is not a genzoo model config; re-export the model")
     try:
         entry = get_entry(meta["model"])
         config = from_dict(entry.config_class, meta["config"], where=where)
         data = from_dict(DataSpec, meta["data"], where=where)
+        with torch.device("meta"):
+            probe = entry.model_class()(config, data)
+        size = sum(p.numel() for p in probe.parameters())
     except KeyError as e:
         raise CorruptFileError(f"{where} lacks the key {e}; re-export the model") from e
+    except (TypeError, AttributeError, ValueError, OverflowError) as e:
+        if isinstance(e, GenzooError):
+            raise
+        raise CorruptFileError(
+            f"{where} holds settings of the wrong type ({type(e).__name__}: "
+            f"{(str(e).splitlines() or [''])[0]}); re-export the model"
+        ) from e
+    if size > MAX_PARAMETERS:
+        raise CorruptFileError(
+            f"{where} describes a network of {size:,} parameters (more than "
+            f"{MAX_PARAMETERS:,}); refusing to build it: the file is damaged or crafted"
+        )
     return entry.model_class()(config, data)
 
 

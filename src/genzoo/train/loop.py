@@ -12,9 +12,12 @@ never stopped (tests/test_train.py checks this).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 import random
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -134,142 +137,266 @@ def fit(
 
     Returns:
         The trained model (its raw weights; the export holds the EMA weights if enabled).
+
+    Raises:
+        RunBusyError: another process trains in ``out``.
+        NonFiniteLossError: the loss, a gradient or the weights became NaN or infinite; the
+            last finite checkpoint is kept.
+        TrainingInterrupted: Ctrl-C or SIGTERM, after the checkpoint of the last step.
     """
-    out = Path(out)
     run = Run(out)
     moved = run.claim(resume=resume, force=force)
     if moved is not None:
-        print(f"moved the previous contents of {out} to {moved}")
-    fabric = Fabric(
-        accelerator=train.accelerator,
-        devices=_parse_devices(train.devices),
-        strategy=train.strategy,
-        precision=train.precision,  # type: ignore[arg-type]
-        loggers=[TensorBoardLogger(root_dir=out, name="logs", version="tensorboard")],
-    )
+        print(f"moved the previous contents of {run.path} to {moved}")
+    fabric = _fabric(train, run.path)
     fabric.launch()
-    raw = model
-    optimizers = raw.configure_optimizers(train)
-    ema = (
-        AveragedModel(raw, multi_avg_fn=get_ema_multi_avg_fn(train.ema_decay), use_buffers=True)
-        if train.ema_decay > 0
-        else None
+    lock = run.lock() if fabric.is_global_zero else contextlib.nullcontext()
+    with lock, _sigterm_as_interrupt():
+        trainer = _Trainer(model, train, fabric, run)
+        start = 0
+        if resume:
+            run.check_resumable(model)
+            start = trainer.restore(run.load_state())
+        elif fabric.is_global_zero:
+            run.write_meta(model, train, data_info or {})
+        trainer.setup()
+        trainer.loop(dataset, start)
+    return model
+
+
+def _fabric(train: TrainConfig, out: Path) -> Fabric:
+    """Lightning Fabric for the loop's settings; a one-line error for ones it refuses."""
+    try:
+        return Fabric(
+            accelerator=train.accelerator,
+            devices=_parse_devices(train.devices),
+            strategy=train.strategy,
+            precision=train.precision,  # type: ignore[arg-type]
+            loggers=[TensorBoardLogger(root_dir=out, name="logs", version="tensorboard")],
+        )
+    except (ValueError, RuntimeError) as e:  # Fabric's MisconfigurationException et al.
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserInputError(
+            f"Lightning Fabric refuses --train.accelerator {train.accelerator} --train.devices "
+            f"{train.devices} --train.strategy {train.strategy} --train.precision "
+            f"{train.precision}: {first}"
+        ) from None
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM (schedulers, ``timeout``, ``docker stop``, SLURM) as Ctrl-C, so the
+    loop saves the checkpoint of the last finished step before it stops."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt("terminated")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _all_finite(tensors: Iterable[Any]) -> bool:
+    return all(
+        bool(torch.isfinite(t).all())
+        for t in tensors
+        if torch.is_tensor(t) and t.is_floating_point()
     )
-    start = 0
-    if resume:
-        run.check_resumable(raw)
-        state = run.load_state()
-        raw.load_state_dict(state["model"])
-        for name, opt in optimizers.items():
+
+
+class _Trainer:
+    """The state of one training session: the model and its Fabric wrapper, optimizers,
+    EMA, logs; :meth:`loop` is the step loop of :func:`fit`."""
+
+    def __init__(self, model: GenerativeModel, train: TrainConfig, fabric: Fabric, run: Run):
+        self.raw, self.train, self.fabric, self.run = model, train, fabric, run
+        self.optimizers = model.configure_optimizers(train)
+        self.ema = (
+            AveragedModel(
+                model, multi_avg_fn=get_ema_multi_avg_fn(train.ema_decay), use_buffers=True
+            )
+            if train.ema_decay > 0
+            else None
+        )
+        self.rng: dict[str, Any] | None = None
+        self.last_saved: int | None = None
+        self.last_norm: dict[str, float] = {}
+        self.step = 0
+
+    # -- state ----------------------------------------------------------------------
+
+    def restore(self, state: dict[str, Any]) -> int:
+        """Load a checkpoint's state; returns its step. The learning rates of the
+        optimizers are this session's (a resume may lower them), everything else the
+        checkpoint's."""
+        self.raw.load_state_dict(state["model"])
+        for name, opt in self.optimizers.items():
+            lrs = [g["lr"] for g in opt.param_groups]
             opt.load_state_dict(state["optimizers"][name])
-        if ema is not None and state.get("ema") is not None:
-            ema.load_state_dict(state["ema"])
-        start = int(state["step"])
-    elif fabric.is_global_zero:
-        run.write_meta(raw, train, data_info or {})
+            for group, lr in zip(opt.param_groups, lrs, strict=True):
+                group["lr"] = lr
+        if self.ema is not None and state.get("ema") is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.rng = state["rng"]
+        self.last_saved = int(state["step"])
+        return int(state["step"])
 
-    names = list(optimizers)
-    wrapped, *opts = fabric.setup(raw, *optimizers.values())
-    optimizers = dict(zip(names, opts, strict=True))
-    for method in raw.forward_methods:
-        wrapped.mark_forward_method(method)
-    if ema is not None:
-        ema.to(fabric.device)
+    def setup(self) -> None:
+        """Hand the model and optimizers to Fabric (after any restore)."""
+        names = list(self.optimizers)
+        self.wrapped, *opts = self.fabric.setup(self.raw, *self.optimizers.values())
+        self.optimizers = dict(zip(names, opts, strict=True))
+        for method in self.raw.forward_methods:
+            self.wrapped.mark_forward_method(method)
+        if self.ema is not None:
+            self.ema.to(self.fabric.device)
 
-    index_batches = step_batches(
-        len(dataset), train.batch_size, train.seed, start, fabric.global_rank, fabric.world_size
-    )
-    loader: Iterable[tuple[torch.Tensor, torch.Tensor]]
-    if callable(getattr(dataset, "batch", None)) and train.num_workers == 0:
-        # In-memory genzoo datasets index a whole batch at once (ImageDataset.batch).
-        loader = (dataset.batch(torch.tensor(b)) for b in index_batches)  # type: ignore[attr-defined]
-    else:
-        loader = DataLoader(dataset, batch_sampler=index_batches, num_workers=train.num_workers)
-    csv_log = _CsvLog(out / "logs" / "metrics.csv")
-    last_norm: dict[str, float] = {}
-
-    def optimize(name: str, loss: torch.Tensor) -> None:
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(
-                f"the loss became {loss.item()} at step {step}; lower --train.lr or set "
-                f"--train.grad-clip (the last checkpoint in {out} is intact; --resume from it)"
+    def _diverged(self, what: str) -> NonFiniteLossError:
+        out, lr = self.run.path, self.train.lr
+        if self.last_saved is None:
+            keep = (
+                "no checkpoint was written yet: start again with --force and a lower "
+                f"--train.lr (e.g. {lr / 10:g}) or --train.grad-clip 1"
             )
-        opt = optimizers[name]
-        opt.zero_grad(set_to_none=True)
-        fabric.backward(loss)
-        # Fabric clips the norm of this optimizer's own parameters' gradients; with
-        # --train.grad-clip 0 it only measures it (max_norm inf), on logged steps.
-        if train.grad_clip > 0 or (step + 1) % train.log_every == 0:
-            clip = train.grad_clip if train.grad_clip > 0 else math.inf
-            norm = fabric.clip_gradients(
-                wrapped, opt, max_norm=clip, error_if_nonfinite=train.grad_clip > 0
+        else:
+            keep = (
+                f"the last finite checkpoint (step {self.last_saved}) in {out} is kept: continue "
+                f"from it with --resume --train.lr {lr / 10:g}, or set --train.grad-clip"
             )
-            last_norm[f"grad_norm/{name}"] = float(norm)
-        opt.step()
+        return NonFiniteLossError(f"{what} at step {self.step}; {keep}")
 
-    def checkpoint(step_done: int) -> None:
-        if not fabric.is_global_zero:
+    def checkpoint(self, step_done: int) -> None:
+        """Save the state of ``step_done`` steps and refresh the export, never non-finite
+        weights or optimizer state (the last finite checkpoint is kept instead)."""
+        if not self.fabric.is_global_zero:
             return
+        optim_states = {k: o.state_dict() for k, o in self.optimizers.items()}
+        tensors = [*self.raw.state_dict().values()]
+        for st in optim_states.values():
+            for per_param in st["state"].values():
+                tensors += list(per_param.values())
+        if not _all_finite(tensors):
+            self.step = step_done - 1
+            raise self._diverged("the weights or optimizer state became non-finite")
         state = {
             "step": step_done,
-            "model": raw.state_dict(),
-            "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
-            "ema": ema.state_dict() if ema is not None else None,
+            "model": self.raw.state_dict(),
+            "optimizers": optim_states,
+            "ema": self.ema.state_dict() if self.ema is not None else None,
             "rng": _rng_state(),
         }
-        run.save_state(state, raw, ema.module.state_dict() if ema is not None else None)
+        weights = self.ema.module.state_dict() if self.ema is not None else None
+        self.run.save_state(state, self.raw, weights)
+        self.last_saved = step_done
 
-    bar = tqdm(
-        total=train.steps,
-        initial=start,
-        disable=not (train.progress and fabric.is_global_zero),
-        unit="step",
-        dynamic_ncols=True,
-    )
-    step = start
-    deadline = time.monotonic() + 60 * train.max_minutes if train.max_minutes else math.inf
-    wrapped.train()
-    batches = iter(loader)  # draws a seed from the global RNG, so restore RNG states after it
-    if resume:
-        _set_rng_state(state["rng"])
-    try:
-        while step < train.steps:
-            images, labels = next(batches)
-            images, labels = fabric.to_device(images), fabric.to_device(labels)
-            ctx = StepContext(model=wrapped, optimizers=optimizers, step=step, optimize=optimize)
-            logs = raw.training_step(images, labels, ctx)
-            if ema is not None:
-                ema.update_parameters(raw)
-            step += 1
-            bar.update(1)
-            if step % train.log_every == 0 or step == train.steps:
-                scalars = {k: float(v.detach()) for k, v in logs.items()} | last_norm
-                fabric.log_dict(scalars, step=step)
-                if fabric.is_global_zero:
-                    csv_log.log(step, scalars)
-                shown = {k: f"{v:.4g}" for k, v in scalars.items() if "/" not in k}
-                rate = (bar.format_dict.get("rate") or 0.0) * train.batch_size
-                bar.set_postfix(shown | {"img/s": f"{rate:.0f}"})
-            if train.sample_every and step % train.sample_every == 0 and fabric.is_global_zero:
-                sampler = ema.module if ema is not None else raw
-                _sample_grid(sampler, train, out, step, getattr(dataset, "log_prob", None))
-            out_of_time = fabric.broadcast(time.monotonic() > deadline)  # ranks agree
-            if step % train.checkpoint_every == 0 or step == train.steps or out_of_time:
-                checkpoint(step)
-            if out_of_time:
-                bar.write(
-                    f"stopped at step {step}: --train.max-minutes {train.max_minutes} reached"
+    # -- one step ---------------------------------------------------------------------
+
+    def optimize(self, name: str, loss: torch.Tensor) -> None:
+        """Zero, back-propagate, clip and step one optimizer (the models' ``ctx.optimize``)."""
+        train = self.train
+        if not torch.isfinite(loss):
+            raise self._diverged(f"the loss became {loss.item()}")
+        opt = self.optimizers[name]
+        opt.zero_grad(set_to_none=True)
+        self.fabric.backward(loss)
+        # Fabric clips the norm of this optimizer's own parameters' gradients; with
+        # --train.grad-clip 0 it only measures it (max_norm inf), on logged steps.
+        if train.grad_clip > 0 or (self.step + 1) % train.log_every == 0:
+            clip = train.grad_clip if train.grad_clip > 0 else math.inf
+            try:
+                norm = self.fabric.clip_gradients(
+                    self.wrapped, opt, max_norm=clip, error_if_nonfinite=train.grad_clip > 0
                 )
-                break
-    except KeyboardInterrupt:
-        bar.close()
-        if not isinstance(step, int) or step <= start:
-            raise
-        checkpoint(step)
-        raise TrainingInterrupted(step, out) from None
-    bar.close()
-    fabric.logger.finalize("success")
-    return raw
+            except RuntimeError as e:
+                if "non-finite" not in str(e):
+                    raise
+                raise self._diverged(f"the gradient norm of '{name}' became non-finite") from None
+            self.last_norm[f"grad_norm/{name}"] = float(norm)
+        opt.step()
+
+    def _batches(self, dataset: Dataset, start: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        fabric, train = self.fabric, self.train
+        index_batches = step_batches(
+            len(dataset), train.batch_size, train.seed, start, fabric.global_rank, fabric.world_size
+        )
+        if callable(getattr(dataset, "batch", None)) and train.num_workers == 0:
+            # In-memory genzoo datasets index a whole batch at once (ImageDataset.batch).
+            return (dataset.batch(torch.tensor(b)) for b in index_batches)  # type: ignore[attr-defined]
+        loader = DataLoader(dataset, batch_sampler=index_batches, num_workers=train.num_workers)
+        return iter(loader)  # draws a seed from the global RNG: RNG states are restored after
+
+    def _log(self, logs: dict[str, torch.Tensor], bar: Any, csv_log: _CsvLog) -> None:
+        scalars = {k: float(v.detach()) for k, v in logs.items()} | self.last_norm
+        self.fabric.log_dict(scalars, step=self.step)
+        if self.fabric.is_global_zero:
+            csv_log.log(self.step, scalars)
+        shown = {k: f"{v:.4g}" for k, v in scalars.items() if "/" not in k}
+        rate = (bar.format_dict.get("rate") or 0.0) * self.train.batch_size
+        bar.set_postfix(shown | {"img/s": f"{rate:.0f}"})
+
+    def loop(self, dataset: Dataset, start: int) -> None:
+        """Steps ``start`` .. ``train.steps``: step, EMA, log, sample grid, checkpoint."""
+        fabric, train, raw, out = self.fabric, self.train, self.raw, self.run.path
+        csv_log = _CsvLog(out / "logs" / "metrics.csv")
+        bar = tqdm(
+            total=train.steps,
+            initial=start,
+            disable=not (train.progress and fabric.is_global_zero),
+            unit="step",
+            dynamic_ncols=True,
+        )
+        self.step = start
+        deadline = time.monotonic() + 60 * train.max_minutes if train.max_minutes else math.inf
+        self.wrapped.train()
+        batches = self._batches(dataset, start)
+        if self.rng is not None:
+            _set_rng_state(self.rng)
+        if start >= train.steps and fabric.is_global_zero:
+            self.checkpoint(start)  # nothing to train: the export is made from the checkpoint
+        try:
+            while self.step < train.steps:
+                images, labels = next(batches)
+                images, labels = fabric.to_device(images), fabric.to_device(labels)
+                ctx = StepContext(
+                    model=self.wrapped, optimizers=self.optimizers, step=self.step,
+                    optimize=self.optimize,
+                )  # fmt: skip
+                logs = raw.training_step(images, labels, ctx)
+                if self.ema is not None:
+                    self.ema.update_parameters(raw)
+                self.step += 1
+                bar.update(1)
+                step = self.step
+                if step % train.log_every == 0 or step == train.steps:
+                    if not _all_finite(raw.parameters()):
+                        self.step -= 1
+                        raise self._diverged("the weights became non-finite")
+                    self._log(logs, bar, csv_log)
+                if train.sample_every and step % train.sample_every == 0 and fabric.is_global_zero:
+                    sampler = self.ema.module if self.ema is not None else raw
+                    _sample_grid(sampler, train, out, step, getattr(dataset, "log_prob", None))
+                out_of_time = fabric.broadcast(time.monotonic() > deadline)  # ranks agree
+                if step % train.checkpoint_every == 0 or step == train.steps or out_of_time:
+                    self.checkpoint(step)
+                if out_of_time:
+                    bar.write(
+                        f"stopped at step {step}: --train.max-minutes {train.max_minutes} reached"
+                    )
+                    break
+        except KeyboardInterrupt:
+            bar.close()
+            if self.step <= start:
+                raise
+            self.checkpoint(self.step)
+            raise TrainingInterrupted(self.step, out) from None
+        finally:
+            bar.close()
+        fabric.logger.finalize("success")
 
 
 def _sample_grid(

@@ -46,13 +46,6 @@ def require_latent_model(model: Any, view: str, *, encoder: bool = False) -> Any
     return model
 
 
-def _device(model: Any) -> torch.device:
-    try:
-        return next(model.parameters()).device
-    except (AttributeError, StopIteration):
-        return torch.device("cpu")
-
-
 def manifold_codes(n: int, lo: float = 0.05, hi: float = 0.95) -> Tensor:
     """An n x n grid of 2-D codes: probabilities evenly spaced in [lo, hi] per axis, through
     the inverse normal CDF. Row-major from the top-left, z[1] decreasing down the rows so
@@ -78,7 +71,7 @@ def manifold(model: Any, n: int = 20, label: int | None = None) -> Tensor:
             f"{model.latent_dim}; train one with --model.latent-dim 2, or use 'genzoo viz "
             "latents' (a projection) or 'interpolate'"
         )
-    device = _device(model)
+    device = model.device
     z = manifold_codes(n).to(device)
     labels = None if label is None else torch.full((n * n,), int(label), device=device)
     return model.decode(z, labels)
@@ -90,7 +83,7 @@ def encode_all(
 ) -> Tensor:
     """Encode images in batches: (N, C, H, W) -> (N, latent_dim) on the CPU."""
     model = require_latent_model(model, "latents", encoder=True)
-    device = _device(model)
+    device = model.device
     out = []
     for i in range(0, len(images), batch_size):
         lab = None if labels is None else labels[i : i + batch_size].to(device)
@@ -183,7 +176,7 @@ def interpolate(
     model = require_latent_model(model, "interpolate", encoder=True)
     if images.shape[0] != 2:
         raise UserInputError(f"interpolation needs exactly 2 images, got {images.shape[0]}")
-    device = _device(model)
+    device = model.device
     lab = None if labels is None else labels.to(device)
     z = model.encode(images.to(device), lab)  # (2, L)
     path = interpolate_codes(z[0], z[1], steps, method)  # (steps, L)
@@ -195,6 +188,6 @@ def interpolate(
 def reconstruct(model: Any, images: Tensor, labels: Tensor | None = None) -> Tensor:
     """decode(encode(x)): (N, C, H, W) -> (N, C, H, W) uint8."""
     model = require_latent_model(model, "reconstruct", encoder=True)
-    device = _device(model)
+    device = model.device
     lab = None if labels is None else labels.to(device)
     return model.decode(model.encode(images.to(device), lab), lab)

@@ -25,20 +25,13 @@ from genzoo.errors import UserInputError
 from genzoo.viz.latent import interpolate_codes, require_latent_model
 
 
-def _device(model: Any) -> torch.device:
-    try:
-        return next(model.parameters()).device
-    except (AttributeError, StopIteration):
-        return torch.device("cpu")
-
-
 def latent_codes(model: Any, n: int, seed: int) -> Tensor:
     """n codes z ~ N(0, I), (n, latent_dim), from a generator seeded with ``seed`` on the
     model's device: ``model.latents`` where the model has it (the GAN), else one draw."""
     model = require_latent_model(model, "latent codes")
     if n <= 0:
         raise UserInputError(f"the number of codes must be positive, got {n}")
-    device = _device(model)
+    device = model.device
     g = torch.Generator(device).manual_seed(seed)
     return model.latents(n, generator=g)
 
@@ -48,7 +41,7 @@ def _labels(model: Any, label: int | None, n: int) -> Tensor | None:
         return None
     if label is None:
         raise UserInputError("this model is class-conditional: pass --label")
-    return torch.full((n,), int(label), dtype=torch.long, device=_device(model))
+    return torch.full((n,), int(label), dtype=torch.long, device=model.device)
 
 
 @torch.no_grad()
