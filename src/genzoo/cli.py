@@ -442,8 +442,9 @@ def run_train(model_name: str, argv: Sequence[str]) -> int:
         "seed": args.train.seed,
     }
     train_run(
-        model_name, args.model, args.train, data_info, run, resume=args.resume, force=args.force
-    )
+        model_name, args.model, args.train, data_info, run,
+        resume=args.resume, force=args.force, given=_given_options(argv),
+    )  # fmt: skip
     print(
         f"done: {args.out} (sample with 'genzoo sample {args.out}', "
         f"evaluate with 'genzoo eval {args.out}')"
@@ -452,6 +453,19 @@ def run_train(model_name: str, argv: Sequence[str]) -> int:
 
 
 RECIPE_KEYS = ("data", "out", "data_root", "image_size")
+
+
+def _given_options(argv: Sequence[str]) -> set[str]:
+    """The settings named on the command line: 'train.lr', 'model.hidden_channels', 'data'."""
+    given = set()
+    for token in argv:
+        if not token.startswith("--") or token in ("--resume", "--force", "--out"):
+            continue
+        name = token[2:].split("=", 1)[0]
+        section, _, field = name.rpartition(".")
+        field = field.removeprefix("no-")
+        given.add(f"{section}.{field}".lstrip(".").replace("-", "_"))
+    return given - {"print_config", "config"}
 
 
 def _apply_recipe(default: TrainCommand, recipe: dict[str, Any]) -> TrainCommand:

@@ -347,14 +347,28 @@ class Run:
         self._meta = None
         return moved
 
+    RESUME_TAKES = (
+        "steps", "lr", "max_minutes", "progress", "log_every", "sample_every", "num_samples",
+        "checkpoint_every", "accelerator", "devices", "strategy", "precision", "num_workers",
+    )  # fmt: skip
+    """Train settings a resume takes from the command line; every other setting (the
+    model, the data, the seed, the batch size, ...) is the run's own."""
+
     def resume_settings(
-        self, model_name: str, config_class: type, train: TrainConfig
-    ) -> tuple[Any, TrainConfig, dict[str, Any]]:
+        self, model_name: str, config_class: type, train: TrainConfig, given: set[str]
+    ) -> tuple[Any, TrainConfig, dict[str, Any], list[str]]:
         """What a resumed run continues with: the stored model config, data and train
-        settings; only a larger ``train.steps`` extends the run.
+        settings, with the train settings in :attr:`RESUME_TAKES` that the user gave.
+
+        Args:
+            model_name: the model named on the command line.
+            config_class: its config class.
+            train: the train settings parsed from the command line.
+            given: the names of the train settings the user gave explicitly (a plain
+                ``--resume`` gives none: the run continues to its own ``steps``).
 
         Returns:
-            (model config, train config, data info).
+            (model config, train config, data info, names of given settings ignored).
         """
         stored = self.meta
         if stored.get("model") != model_name:
@@ -369,8 +383,11 @@ class Run:
             data_info = dict(stored["data"])
         except KeyError as e:
             raise CorruptFileError(f"{where} lacks the key {e}; restore or delete the run") from e
-        train_cfg = dataclasses.replace(old_train, steps=max(old_train.steps, train.steps))
-        return model_cfg, train_cfg, data_info
+        except (TypeError, AttributeError) as e:
+            raise CorruptFileError(f"{where} holds a damaged setting ({e}); restore it") from e
+        taken = {k: getattr(train, k) for k in given if k in self.RESUME_TAKES}
+        ignored = sorted(k for k in given if k not in self.RESUME_TAKES)
+        return model_cfg, dataclasses.replace(old_train, **taken), data_info, ignored
 
     def check_resumable(self, model: GenerativeModel) -> None:
         """Refuse to resume ``model`` from a run of another family or config."""

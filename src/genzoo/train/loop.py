@@ -151,8 +151,8 @@ def fit(
     fabric = _fabric(train, run.path)
     fabric.launch()
     lock = run.lock() if fabric.is_global_zero else contextlib.nullcontext()
-    with lock, _sigterm_as_interrupt():
-        trainer = _Trainer(model, train, fabric, run)
+    with lock, _StopSignals() as stop:
+        trainer = _Trainer(model, train, fabric, run, stop)
         start = 0
         if resume:
             run.check_resumable(model)
@@ -183,22 +183,33 @@ def _fabric(train: TrainConfig, out: Path) -> Fabric:
         ) from None
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM (schedulers, ``timeout``, ``docker stop``, SLURM) as Ctrl-C, so the
-    loop saves the checkpoint of the last finished step before it stops."""
+class _StopSignals:
+    """Ctrl-C (SIGINT) and SIGTERM (schedulers, ``timeout``, ``docker stop``, SLURM) ask
+    the loop to stop after the step in progress, which is then checkpointed: a signal
+    that landed between a step's optimizer update and its bookkeeping would otherwise
+    save weights of one step under the number of the one before. A second signal stops at
+    once, without a checkpoint."""
 
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt("terminated")
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def __init__(self) -> None:
+        self.requested: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.requested is not None:
+            raise KeyboardInterrupt("stopped at once by a second signal")
+        self.requested = signal.Signals(signum).name
+
+    def __enter__(self) -> _StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
 
 
 def _all_finite(tensors: Iterable[Any]) -> bool:
@@ -213,8 +224,16 @@ class _Trainer:
     """The state of one training session: the model and its Fabric wrapper, optimizers,
     EMA, logs; :meth:`loop` is the step loop of :func:`fit`."""
 
-    def __init__(self, model: GenerativeModel, train: TrainConfig, fabric: Fabric, run: Run):
+    def __init__(
+        self,
+        model: GenerativeModel,
+        train: TrainConfig,
+        fabric: Fabric,
+        run: Run,
+        stop: _StopSignals | None = None,
+    ) -> None:
         self.raw, self.train, self.fabric, self.run = model, train, fabric, run
+        self.stop = stop or _StopSignals()
         self.optimizers = model.configure_optimizers(train)
         self.ema = (
             AveragedModel(
@@ -381,19 +400,24 @@ class _Trainer:
                     sampler = self.ema.module if self.ema is not None else raw
                     _sample_grid(sampler, train, out, step, getattr(dataset, "log_prob", None))
                 out_of_time = fabric.broadcast(time.monotonic() > deadline)  # ranks agree
-                if step % train.checkpoint_every == 0 or step == train.steps or out_of_time:
+                stop = fabric.broadcast(self.stop.requested is not None)
+                if step % train.checkpoint_every == 0 or step == train.steps or out_of_time or stop:
                     self.checkpoint(step)
+                if stop:
+                    raise TrainingInterrupted(step, out)
                 if out_of_time:
                     bar.write(
                         f"stopped at step {step}: --train.max-minutes {train.max_minutes} reached"
                     )
                     break
-        except KeyboardInterrupt:
-            bar.close()
-            if self.step <= start:
+        except KeyboardInterrupt as e:
+            if isinstance(e, TrainingInterrupted):
                 raise
-            self.checkpoint(self.step)
-            raise TrainingInterrupted(self.step, out) from None
+            last = "none yet" if self.last_saved is None else f"step {self.last_saved}"
+            raise KeyboardInterrupt(
+                f"stopped during step {self.step + 1}; the last checkpoint ({last}) in {out} "
+                "is intact: continue with --resume"
+            ) from None
         finally:
             bar.close()
         fabric.logger.finalize("success")

@@ -27,6 +27,7 @@ def train_run(
     *,
     resume: bool = False,
     force: bool = False,
+    given: set[str] | None = None,
 ) -> GenerativeModel:
     """Train a registered model on a named dataset into a run directory.
 
@@ -38,6 +39,9 @@ def train_run(
         run: the run directory.
         resume: continue the run from its checkpoint.
         force: move an existing run aside and start over.
+        given: on resume, the settings the user gave explicitly ("train.lr", "model.x",
+            "data", ...): the train settings a resume takes are applied, the others are
+            named as ignored.
 
     Returns:
         The trained model.
@@ -46,7 +50,20 @@ def train_run(
 
     if resume and run.is_run:
         entry = get_entry(model_name)
-        model_config, train, data_info = run.resume_settings(model_name, entry.config_class, train)
+        given = given or set()
+        train_given = {g.removeprefix("train.") for g in given if g.startswith("train.")}
+        model_config, train, data_info, ignored = run.resume_settings(
+            model_name, entry.config_class, train, train_given
+        )
+        ignored_all = [f"train.{k}" for k in ignored] + sorted(
+            g for g in given if not g.startswith("train.")
+        )
+        if ignored_all:
+            flags = ", ".join("--" + g.replace("_", "-") for g in ignored_all)
+            print(f"--resume keeps the run's own settings; ignored: {flags}")
+        if train_given & set(run.RESUME_TAKES):
+            taken = ", ".join(f"--train.{k.replace('_', '-')}" for k in sorted(train_given))
+            print(f"--resume takes: {taken}")
     dataset = load_dataset(
         data_info["spec"],
         "train",

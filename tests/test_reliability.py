@@ -1,0 +1,192 @@
+"""Runs are never lost or silently replaced: stale exports, plain resume, divergence, the
+run lock, SIGTERM, leftovers of interrupted writes, and damaged files in one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import types
+
+import pytest
+import torch
+
+import genzoo
+from genzoo.cli import main
+from genzoo.errors import CorruptFileError, NonFiniteLossError, RunBusyError
+from genzoo.runs import Run
+from genzoo.train.checkpoint import load_checkpoint
+from genzoo.train.loop import TrainingInterrupted, fit
+from test_train import NoisyBinary, cfg, make_model
+
+TINY_PCNN = ["--model.hidden-channels", "4", "--model.num-blocks", "1"]
+TINY_PCNN += ["--model.output-channels", "8"]
+QUIET = ["--data", "digits", "--train.batch-size", "16", "--train.sample-every", "0"]
+QUIET += ["--train.no-progress", "--train.log-every", "1"]
+
+
+def _train(out, *extra):
+    return main(["train", "pixelcnn", *TINY_PCNN, *QUIET, "--out", str(out), *extra])
+
+
+def test_an_export_older_than_the_checkpoint_is_remade_from_it(tmp_path):
+    run = tmp_path / "run"
+    assert _train(run, "--train.steps", "2") == 0
+    shutil.copytree(run / "model", tmp_path / "old-export")
+    assert _train(run, "--resume", "--train.steps", "4") == 0
+    # a kill after checkpoint.pt and before model/ leaves the step-2 export behind
+    shutil.rmtree(run / "model")
+    shutil.copytree(tmp_path / "old-export", run / "model")
+    assert json.loads((run / "model" / "config.json").read_text())["step"] == 2
+    state = load_checkpoint(run / "checkpoint.pt")
+    model = genzoo.load(run)  # loads the checkpoint's weights, not the stale export's
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, state["model"][k]), k
+    assert json.loads((run / "model" / "config.json").read_text())["step"] == 4
+
+
+def test_a_plain_resume_continues_the_runs_own_steps(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(run, "--train.steps", "3") == 0
+    assert _train(run, "--resume") == 0  # no --train.steps: the run's own 3, not 2000
+    assert load_checkpoint(run / "checkpoint.pt")["step"] == 3
+    capsys.readouterr()
+    assert _train(run, "--resume", "--train.steps", "5", "--train.seed", "9") == 0
+    out = capsys.readouterr().out
+    assert load_checkpoint(run / "checkpoint.pt")["step"] == 5
+    assert "ignored:" in out and "--train.seed" in out and "--data" in out  # named
+
+
+def test_non_finite_weights_are_never_saved_and_a_resume_takes_a_lower_lr(tmp_path):
+    model = make_model()
+    real_step = model.training_step
+    calls = {"n": 0}
+
+    def poisoned(self, images, labels, ctx):
+        out = real_step(images, labels, ctx)
+        calls["n"] += 1
+        if calls["n"] == 3:  # the weights blow up while the loss is still finite
+            with torch.no_grad():
+                next(self.parameters()).fill_(float("inf"))
+        return out
+
+    model.training_step = types.MethodType(poisoned, model)
+    with pytest.raises(NonFiniteLossError, match="weights became non-finite at step 2"):
+        fit(model, NoisyBinary(), tmp_path / "run", cfg(steps=6, checkpoint_every=2))
+    state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert state["step"] == 2
+    assert all(torch.isfinite(v).all() for v in state["model"].values())
+    # a resume with another learning rate uses it; everything else is the run's own
+    resumed = make_model()
+    fit(resumed, NoisyBinary(), tmp_path / "run", cfg(steps=4, lr=1e-4), resume=True)
+    saved = load_checkpoint(tmp_path / "run" / "checkpoint.pt")["optimizers"]["model"]
+    assert saved["param_groups"][0]["lr"] == 1e-4
+
+
+def test_a_second_training_of_the_same_run_is_refused(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(run, "--train.steps", "2") == 0
+    with Run(run).lock():  # as if another process were training it
+        assert _train(run, "--resume", "--train.steps", "3") == 2
+        assert "being trained by another process" in capsys.readouterr().err
+        with pytest.raises(RunBusyError):
+            fit(make_model(), NoisyBinary(), run, cfg(steps=3), resume=True)
+    assert _train(run, "--resume", "--train.steps", "3") == 0  # released with its holder
+
+
+def test_sigterm_saves_a_checkpoint_like_ctrl_c(tmp_path):
+    model = make_model()
+    real_step = model.training_step
+    calls = {"n": 0}
+
+    def terminated(self, images, labels, ctx):
+        out = real_step(images, labels, ctx)
+        calls["n"] += 1
+        if calls["n"] == 4:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return out
+
+    model.training_step = types.MethodType(terminated, model)
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(TrainingInterrupted, match="continue with --resume"):
+        fit(model, NoisyBinary(), tmp_path / "run", cfg(steps=10, checkpoint_every=100))
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == 4
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_leftovers_of_interrupted_writes_are_removed_on_the_next_start(tmp_path):
+    run = tmp_path / "run"
+    assert _train(run, "--train.steps", "2") == 0
+    (run / ".checkpoint.pt.x1y2.tmp").write_bytes(b"half a checkpoint")
+    (run / "model" / ".model.safetensors.a.tmp").write_bytes(b"half an export")
+    assert _train(run, "--resume", "--train.steps", "3") == 0
+    assert not list(run.glob(".*.tmp")) and not list((run / "model").glob(".*.tmp"))
+
+
+def test_export_does_not_overwrite_without_force(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(run, "--train.steps", "1") == 0
+    assert main(["export", str(run), "--out", str(tmp_path / "e")]) == 0
+    before = (tmp_path / "e" / "model.safetensors").read_bytes()
+    assert main(["export", str(run), "--out", str(tmp_path / "e")]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main(["export", str(run), "--out", str(tmp_path / "e"), "--force"]) == 0
+    assert (tmp_path / "e" / "model.safetensors").read_bytes() == before
+
+
+def test_damaged_files_give_one_line(tmp_path, capsys):
+    empty = tmp_path / "checkpoint.pt"
+    empty.write_bytes(b"")
+    with pytest.raises(CorruptFileError, match="unreadable"):
+        load_checkpoint(empty)
+    run = tmp_path / "run"
+    assert _train(run, "--train.steps", "1") == 0
+    meta = json.loads((run / "run.json").read_text())
+    del meta["train"]
+    (run / "run.json").write_text(json.dumps(meta))
+    capsys.readouterr()
+    assert _train(run, "--resume") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("genzoo: error:") and "lacks the key 'train'" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_crafted_config_is_refused_before_anything_is_allocated(tmp_path):
+    from genzoo.registry import create_model
+    from genzoo.train.checkpoint import export_model, load_export
+
+    export_model(create_model("pixelcnn", image_shape=(1, 4, 4), hidden_channels=4), tmp_path)
+    meta = json.loads((tmp_path / "config.json").read_text())
+    meta["config"]["hidden_channels"] = 10**6  # about 10^13 parameters
+    (tmp_path / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(CorruptFileError, match="refusing to build it"):
+        load_export(tmp_path)
+    meta["config"]["hidden_channels"] = "many"
+    (tmp_path / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(CorruptFileError, match="wrong type"):
+        load_export(tmp_path)
+
+
+def test_a_run_that_cannot_be_written_can_still_be_evaluated(tmp_path, monkeypatch, capsys):
+    import genzoo.runs
+
+    run = tmp_path / "run"
+    assert _train(run, "--train.steps", "1") == 0
+
+    def read_only(path, data):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(genzoo.runs, "write_json", read_only)
+    assert main(["eval", str(run), "--n", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "nats/image" in out and "not writable" in out
+    assert not (run / "eval").exists()
+
+
+def test_an_accelerator_that_is_not_here_is_one_line(tmp_path, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    assert _train(tmp_path / "run", "--train.steps", "1", "--train.accelerator", "cuda") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("genzoo: error:") and len(err.strip().splitlines()) == 1
