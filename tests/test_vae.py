@@ -15,11 +15,11 @@ from genzoo.cli import main
 from genzoo.errors import UserInputError
 from genzoo.models.vae import (
     VAE,
-    discretized_logistic_log_prob,
     kl_standard_normal,
     normal_log_prob,
     standard_normal_log_prob,
 )
+from genzoo.nn.likelihoods import discretized_logistic_log_prob
 from genzoo.viz import latent
 from helpers import TINY, scramble
 

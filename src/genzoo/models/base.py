@@ -202,18 +202,18 @@ class GenerativeModel(nn.Module):
                 f"images of shape {tuple(images.shape)} do not fit this model, which expects "
                 f"(N, {', '.join(map(str, shape))}); resize or pick a model trained on this data"
             )
-        if self.data.kind in ("8bit", "binary"):
+        if self.data.is_image:
             if images.dtype.is_floating_point or images.dtype == torch.bool:
                 raise UserInputError(
                     f"images must be integer tensors (uint8) in data space, got {images.dtype}; "
                     "pass the dataset's uint8 images, not normalised floats"
                 )
-            hi = 255 if self.data.kind == "8bit" else 1
+            hi = self.data.max_value
             if images.numel() and (int(images.min()) < 0 or int(images.max()) > hi):
                 raise UserInputError(
                     f"{self.data.kind} images must lie in [0, {hi}], got "
                     f"[{int(images.min())}, {int(images.max())}]"
-                    + ("; binarise them first" if hi == 1 else "")
+                    + ("; binarise them first" if self.data.is_binary else "")
                 )
         return images
 

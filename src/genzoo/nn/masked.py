@@ -94,3 +94,44 @@ class MaskedConv2d(nn.Conv2d):
     def forward(self, x: Tensor) -> Tensor:
         # x: (N, in, H, W) -> (N, out, H, W)
         return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
+
+
+class MaskedOutputHead(nn.Sequential):
+    """The output layers of PixelCNN, PixelRNN and the Gated PixelCNN (van den Oord et al.
+    2016, "Pixel Recurrent Neural Networks", section 3.5): ReLU, 1x1 conv mask B, ReLU,
+    1x1 conv mask B, then the per-sub-pixel parameters.
+
+    The last layer has C x K maps, channel-major (all of R's K parameters first), so that
+    its mask-B channel groups give sub-pixel c exactly K maps; they are returned as
+    (N, C, K, H, W), the layout of :mod:`genzoo.nn.likelihoods`. A ``Sequential`` (its
+    layers are ``head.1`` and ``head.3``), so checkpoints keep their keys.
+
+    Args:
+        in_channels: channels of the network's last feature map.
+        hidden_channels: channels of the first 1x1 layer (the paper: 1024 on CIFAR-10).
+        color_channels: colour channels C of the image.
+        params_per_subpixel: K, the likelihood's parameters per sub-pixel.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        color_channels: int,
+        params_per_subpixel: int,
+    ) -> None:
+        c = color_channels
+        super().__init__(
+            nn.ReLU(),
+            MaskedConv2d(in_channels, hidden_channels, 1, "B", c),
+            nn.ReLU(),
+            MaskedConv2d(hidden_channels, c * params_per_subpixel, 1, "B", c),
+        )
+        self.color_channels = c
+        self.params_per_subpixel = params_per_subpixel
+
+    def forward(self, x: Tensor) -> Tensor:
+        # x: (N, in, H, W) -> (N, C*K, H, W) -> (N, C, K, H, W)
+        out = super().forward(x)
+        n, _, h, w = out.shape
+        return out.view(n, self.color_channels, self.params_per_subpixel, h, w)
