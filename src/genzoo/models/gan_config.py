@@ -79,7 +79,7 @@ class GANConfig:
         for name in ("lr_g", "lr_d"):
             value = getattr(self, name)
             if value is not None and value <= 0:
-                raise ConfigError(name, f"must be positive (or None for --train.lr), got {value}")
+                raise ConfigError(name, f"must be positive (or None: the training lr), got {value}")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise ConfigError("betas", f"must be two numbers in [0, 1), got {self.betas}")
         check_choice(self, "architecture", typing.get_args(Architecture))
