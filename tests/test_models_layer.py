@@ -83,7 +83,7 @@ def test_every_registered_config_is_torch_free_and_valid_by_default():
 
 
 def test_create_model_names_the_flag_of_a_refused_setting():
-    with pytest.raises(ConfigError, match="--model.n-critic"):
+    with pytest.raises(ConfigError, match=r"--model\.n-critic"):
         genzoo.create_model("gan", n_critic=0)
 
 

@@ -78,7 +78,8 @@ def ais_log_prob(
         step_size: the initial leapfrog step size (adapted per chain).
         device: where z lives.
         dtype: the floating dtype of z (a model's parameters' dtype); the log-weights
-            are accumulated in float64 whatever it is.
+            are accumulated in float64 whatever it is, and returned in float64 for
+            float64 z, else in float32.
         generator: the random draws (start points, momenta, accept tests); None uses
             torch's global RNG.
     """
@@ -118,4 +119,5 @@ def ais_log_prob(
         # multiplicative adaptation with its fixed point at TARGET_ACCEPT acceptance
         eps = eps * torch.exp(0.02 * (accept[:, None].to(dtype) - TARGET_ACCEPT))
     log_w = log_w.view(chains, n)
-    return (torch.logsumexp(log_w, 0) - math.log(chains)).float()
+    out_dtype = torch.float64 if dtype == torch.float64 else torch.float32
+    return (torch.logsumexp(log_w, 0) - math.log(chains)).to(out_dtype)
