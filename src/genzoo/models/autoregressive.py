@@ -34,9 +34,9 @@ from genzoo.errors import UserInputError
 from genzoo.models.base import GenerativeModel
 from genzoo.models.windowed_sampling import sample_windowed
 from genzoo.nn.likelihoods import (
+    AutoregressiveLikelihood,
     Bernoulli,
     Categorical,
-    DiscretizedLogisticMixture,
     FactorisedLikelihood,
 )
 from genzoo.nn.receptive_field import ReceptiveField
@@ -52,7 +52,8 @@ class AutoregressiveModel(GenerativeModel):
         likelihood: the output likelihood of every sub-pixel given the ones before it
             (:class:`genzoo.nn.likelihoods.Categorical` for 8-bit data,
             :class:`genzoo.nn.likelihoods.Bernoulli` for binary data, unless the family
-            sets another).
+            sets another): its ``log_prob`` scores the network output and its ``draw_at``
+            draws one sub-pixel for both samplers.
     """
 
     density = "exact"
@@ -69,9 +70,16 @@ class AutoregressiveModel(GenerativeModel):
             raise UserInputError(
                 f"{type(self).__name__} models images (C, H, W), not {data.kind} {data.image_shape}"
             )
-        self.likelihood: FactorisedLikelihood | DiscretizedLogisticMixture = (
-            Bernoulli() if data.is_binary else Categorical()
-        )
+        self.likelihood: AutoregressiveLikelihood = Bernoulli() if data.is_binary else Categorical()
+
+    def check_divides_colours(self, field: str, channels: int, why: str = "") -> None:
+        """Raise UserInputError unless ``channels`` (config field ``field``) is divisible by
+        the image's colour channels, as masked layers with colour groups need."""
+        c = self.data.image_shape[0]
+        if channels % c:
+            raise UserInputError(
+                f"{field}={channels} must be divisible by the {c} colour channels{why}"
+            )
 
     @property
     def num_values(self) -> int:
@@ -107,6 +115,7 @@ class AutoregressiveModel(GenerativeModel):
         return self(x, labels)
 
     # -- the public per-sub-pixel protocol (both samplers; see WindowSampleable) ---------
+    # (the draw of one sub-pixel is ``self.likelihood.draw_at``)
 
     def subpixel_params(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
         """:meth:`logits` of long data-space images (N, C, H', W'), any H', W'."""
@@ -120,30 +129,6 @@ class AutoregressiveModel(GenerativeModel):
             images: the data-space images (N, C, H, W), integer values.
         """
         return self.likelihood.log_prob(images, out).flatten(1).sum(1)
-
-    def draw_subpixel(
-        self,
-        out: Tensor,
-        x: Tensor,
-        i: int,
-        j: int,
-        c: int,
-        generator: torch.Generator | None,
-    ) -> Tensor:
-        """Draw sub-pixel (i, j, c) of every image from its conditional distribution.
-
-        Args:
-            out: :meth:`subpixel_params` of ``x`` (or of a window of the image holding
-                (i, j)).
-            x: the data-space images (N, C, H', W') as long, in the same frame as ``out``;
-                every sub-pixel before (i, j, c) is already drawn.
-            i, j, c: row, column and channel of the sub-pixel, in that frame.
-            generator: the random generator of the draws.
-
-        Returns:
-            the drawn values, long (N,).
-        """
-        return self.likelihood.draw_at(out, x, i, j, c, generator)
 
     def conditional_params(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         """Parameters of each sub-pixel's conditional, differentiable in ``x``: (N, C, P, H, W).
@@ -237,7 +222,7 @@ class AutoregressiveModel(GenerativeModel):
                     i, j = divmod(pos, w_)
                     for c in range(c_):
                         out = self.subpixel_params(x, labels)
-                        x[:, c, i, j] = self.draw_subpixel(out, x, i, j, c, generator)
+                        x[:, c, i, j] = self.likelihood.draw_at(out, x, i, j, c, generator)
         finally:
             self.train(was_training)
         return x.to(torch.uint8)

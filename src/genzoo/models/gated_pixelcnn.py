@@ -32,7 +32,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genzoo.config import DataSpec
-from genzoo.errors import UserInputError
 from genzoo.models.autoregressive import AutoregressiveModel
 from genzoo.models.gated_pixelcnn_config import GatedPixelCNNConfig
 from genzoo.nn.causal import MaskedRowConv2d, down_shift, grouped_gates
@@ -108,10 +107,7 @@ class GatedPixelCNN(AutoregressiveModel):
         super().__init__(config, data)
         c = data.image_shape[0]
         h = config.hidden_channels
-        if h % c:
-            raise UserInputError(
-                f"hidden_channels={h} must be divisible by the {c} colour channels"
-            )
+        self.check_divides_colours("hidden_channels", h)
         num_classes = data.num_classes if config.conditional else None
         self.layers = nn.ModuleList(
             GatedLayer(

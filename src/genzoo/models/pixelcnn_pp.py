@@ -41,6 +41,8 @@ Deviations:
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -131,7 +133,7 @@ class PixelCNNPP(AutoregressiveModel):
         p = config.dropout
         self.likelihood = DiscretizedLogisticMixture(k, c)
         # means, log-scales per channel and the linear coefficients, plus the mixture logits
-        self.num_params = self.likelihood.num_params
+        self.num_params = self.mixture_likelihood.num_params
 
         self.u_init = DownShiftedConv2d(c + 1, f, (2, 3))
         self.ul_init_up = DownShiftedConv2d(c + 1, f, (1, 3))
@@ -187,15 +189,20 @@ class PixelCNNPP(AutoregressiveModel):
         out = self.out(F.elu(ul))  # (N, P, H', W')
         return out[:, :, :hh, :ww]
 
+    @property
+    def mixture_likelihood(self) -> DiscretizedLogisticMixture:
+        """The output likelihood, typed as the mixture it is."""
+        return cast(DiscretizedLogisticMixture, self.likelihood)
+
     def mixture(self, out: Tensor, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """The mixture's log-weights, means and log-scales (see
         :meth:`genzoo.nn.likelihoods.DiscretizedLogisticMixture.split`)."""
-        return self.likelihood.split(out, x)
+        return self.mixture_likelihood.split(out, x)
 
     def subpixel_log_probs(self, out_ij: Tensor, x_ij: Tensor, c: int) -> Tensor:
         """log P(x_c = v | earlier channels of the pixel) for all 256 v: (N, 256) (see
         :meth:`genzoo.nn.likelihoods.DiscretizedLogisticMixture.subpixel_log_probs`)."""
-        return self.likelihood.subpixel_log_probs(out_ij, x_ij, c)
+        return self.mixture_likelihood.subpixel_log_probs(out_ij, x_ij, c)
 
     def conditional_params(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         """(N, C, 3K, H, W): mixture logits, means (linear in the earlier channels of x)

@@ -33,7 +33,6 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from genzoo.config import DataSpec
-from genzoo.errors import UserInputError
 from genzoo.models.autoregressive import AutoregressiveModel
 from genzoo.models.pixelrnn_config import PixelRNNConfig
 from genzoo.nn.masked import MaskedConv2d, MaskedOutputHead
@@ -54,11 +53,9 @@ class PixelRNN(AutoregressiveModel):
         super().__init__(config, data)
         c = data.image_shape[0]
         h = config.hidden_channels
-        if h % c:
-            raise UserInputError(
-                f"hidden_channels={h} must be divisible by the {c} colour channels "
-                "(each colour owns an equal share of the LSTM state)"
-            )
+        self.check_divides_colours(
+            "hidden_channels", h, " (each colour owns an equal share of the LSTM state)"
+        )
         num_classes = data.num_classes if config.conditional else None
         self.input_conv = MaskedConv2d(c, 2 * h, 7, "A", c)
         cell = RowLSTM if config.cell == "row-lstm" else DiagonalBiLSTM

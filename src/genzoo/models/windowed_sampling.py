@@ -9,8 +9,8 @@ output (i, j) (:func:`genzoo.nn.receptive_field.window`): the rows ``up`` above 
 row i and the columns ``left`` to its left to ``right`` to its right. Every activation
 inside the window's receptive-field cone is then the same as in the full image (the cone
 never reaches the window's borders except where they are the image's own), so the output at
-(i, j) is the naive one and the draw, made by the same hook from the same generator in the
-same order, is the same value.
+(i, j) is the naive one and the draw, made by the same likelihood from the same generator
+in the same order, is the same value.
 
 The sampler talks to the model through :class:`WindowSampleable` only (public, documented
 methods that :class:`genzoo.models.autoregressive.AutoregressiveModel` provides), so any
@@ -42,18 +42,23 @@ import torch
 from torch import Tensor
 
 from genzoo.errors import UserInputError
+from genzoo.nn.likelihoods import AutoregressiveLikelihood
 from genzoo.nn.receptive_field import ReceptiveField, window
 
 
 class WindowSampleable(Protocol):
-    """What the window sampler needs of a model (all public, documented methods).
+    """What the window sampler needs of a model (all public, documented; provided by
+    :class:`genzoo.models.autoregressive.AutoregressiveModel`).
 
     Attributes:
         output_sees_current_pixel: False when the network output at a pixel ignores every
             channel of that pixel (then one evaluation serves all its sub-pixels).
+        likelihood: draws one sub-pixel from the network output
+            (:meth:`genzoo.nn.likelihoods.AutoregressiveLikelihood.draw_at`).
     """
 
     output_sees_current_pixel: bool
+    likelihood: AutoregressiveLikelihood
 
     def receptive_field(self) -> ReceptiveField | None:
         """The window of input pixels that can reach an output pixel (None: unbounded)."""
@@ -62,18 +67,6 @@ class WindowSampleable(Protocol):
     def subpixel_params(self, images: Tensor, labels: Tensor | None) -> Tensor:
         """The network output (every sub-pixel's distribution parameters) for long
         data-space images (N, C, H', W'), any H', W'."""
-        ...
-
-    def draw_subpixel(
-        self,
-        out: Tensor,
-        x: Tensor,
-        i: int,
-        j: int,
-        c: int,
-        generator: torch.Generator | None,
-    ) -> Tensor:
-        """One draw (long (N,)) of sub-pixel (i, j, c) from ``out`` = subpixel_params(x)."""
         ...
 
 
@@ -116,5 +109,5 @@ def sample_windowed(
         for c in range(c_):
             if out is None or per_subpixel:
                 out = model.subpixel_params(crop, labels)
-            x[:, c, i, j] = model.draw_subpixel(out, crop, i - r0, j - c0, c, generator)
+            x[:, c, i, j] = model.likelihood.draw_at(out, crop, i - r0, j - c0, c, generator)
     return x

@@ -48,10 +48,11 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Generator, Tensor
 
 from genzoo.config import signed_scale
 
@@ -124,6 +125,33 @@ def draw_categorical(log_probs: Tensor, generator: torch.Generator | None) -> Te
 
 
 # ---------------------------------------------------------------------------------------
+# What the autoregressive models and samplers use.
+
+
+class AutoregressiveLikelihood(Protocol):
+    """The per-sub-pixel use of a likelihood by autoregressive models and their samplers
+    (:class:`FactorisedLikelihood` and :class:`DiscretizedLogisticMixture` provide it)."""
+
+    def log_prob(self, target: Tensor, params: Tensor) -> Tensor:
+        """log p(target | params) in nats, per sub-pixel or per pixel (summed by callers)."""
+        ...
+
+    def draw_at(
+        self, params: Tensor, x: Tensor, i: int, j: int, c: int, generator: Generator | None
+    ) -> Tensor:
+        """One draw (long (N,)) of sub-pixel (i, j, c) of every image.
+
+        Args:
+            params: the network output for ``x`` (or for a window of it holding (i, j)).
+            x: the data-space images (N, C, H', W') as long, in the frame of ``params``;
+                every sub-pixel before (i, j, c) is already drawn.
+            i, j, c: row, column and channel of the sub-pixel, in that frame.
+            generator: the random generator of the draw.
+        """
+        ...
+
+
+# ---------------------------------------------------------------------------------------
 # Factorised likelihoods: every sub-pixel independent given its K parameters.
 
 
@@ -157,19 +185,10 @@ class FactorisedLikelihood(ABC):
         return to_uint8(self.draw_subpixel(rows, generator).view(n, c, h, w))
 
     def draw_at(
-        self,
-        params: Tensor,
-        x: Tensor,
-        i: int,
-        j: int,
-        c: int,
-        generator: torch.Generator | None,
+        self, params: Tensor, x: Tensor, i: int, j: int, c: int, generator: Generator | None
     ) -> Tensor:
-        """Draw sub-pixel (i, j, c) of every image: params (N, C, K, H, W) -> long (N,).
-
-        ``x`` (the images drawn so far) is unused: the sub-pixel's parameters already read
-        the sub-pixels before it.
-        """
+        """:meth:`AutoregressiveLikelihood.draw_at` for params (N, C, K, H, W); ``x`` is
+        unused (the sub-pixel's parameters already read the sub-pixels before it)."""
         return self.draw_subpixel(params[:, c, :, i, j], generator)
 
 
@@ -215,24 +234,36 @@ class Categorical(FactorisedLikelihood):
         return to_uint8(torch.round(mean))
 
 
-class DiscretizedLogistic(FactorisedLikelihood):
+class LocationScale(FactorisedLikelihood):
+    """A continuous location-scale law per sub-pixel, quantised to the 256 values: K = 2
+    parameters, a location and a log-scale (clamped below at :data:`LOG_SCALE_MIN`)."""
+
+    num_params = 2
+
+    @abstractmethod
+    def quantised_draw(
+        self, loc: Tensor, log_scale: Tensor, generator: torch.Generator | None
+    ) -> Tensor:
+        """A draw of the continuous law, quantised to 8-bit values: uint8, loc's shape."""
+
+    def draw_subpixel(self, params: Tensor, generator: torch.Generator | None) -> Tensor:
+        return self.quantised_draw(params[:, 0], params[:, 1], generator).long()
+
+    def sample(self, params: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return self.quantised_draw(params[:, :, 0], params[:, :, 1], generator)
+
+
+class DiscretizedLogistic(LocationScale):
     """A logistic discretised to 256 bins per sub-pixel of 8-bit data, K = 2: location on
     the [-1, 1] scale and log-scale. Point image: the location rounded to its bin (the
     logistic's mean and median)."""
 
-    num_params = 2
-
     def log_prob(self, target: Tensor, params: Tensor) -> Tensor:
         return discretized_logistic_log_prob(target, params[:, :, 0], params[:, :, 1])
 
-    def draw_subpixel(self, params: Tensor, generator: torch.Generator | None) -> Tensor:
-        return self._draw(params[:, 0], params[:, 1], generator).long()
-
-    def sample(self, params: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        return self._draw(params[:, :, 0], params[:, :, 1], generator)
-
-    @staticmethod
-    def _draw(loc: Tensor, log_scale: Tensor, generator: torch.Generator | None) -> Tensor:
+    def quantised_draw(
+        self, loc: Tensor, log_scale: Tensor, generator: torch.Generator | None
+    ) -> Tensor:
         # a continuous logistic by inversion, rounded to its bin (the edge bins take the tails)
         log_scale = log_scale.clamp(min=LOG_SCALE_MIN)
         u = torch.rand(loc.shape, generator=generator, device=loc.device, dtype=loc.dtype)
@@ -244,7 +275,7 @@ class DiscretizedLogistic(FactorisedLikelihood):
         return signed_to_8bit(params[:, :, 0])
 
 
-class DequantizedGaussian(FactorisedLikelihood):
+class DequantizedGaussian(LocationScale):
     """A Gaussian density on dequantised 8-bit data y = (x + u) / 256, u ~ U[0, 1), K = 2:
     mean on [0, 1] and log-std.
 
@@ -254,8 +285,6 @@ class DequantizedGaussian(FactorisedLikelihood):
     Draws floor y * 256 into the 256 values (mass outside [0, 1) goes to the edge values);
     the point image is the mean, quantised the same way.
     """
-
-    num_params = 2
 
     @staticmethod
     def dequantize(images: Tensor, dtype: torch.dtype, generator: torch.Generator | None) -> Tensor:
@@ -274,14 +303,9 @@ class DequantizedGaussian(FactorisedLikelihood):
         z = (target - params[:, :, 0]) * torch.exp(-log_std)
         return -0.5 * (LOG_2PI + z.square()) - log_std - math.log(NUM_8BIT)
 
-    def draw_subpixel(self, params: Tensor, generator: torch.Generator | None) -> Tensor:
-        return self._draw(params[:, 0], params[:, 1], generator).long()
-
-    def sample(self, params: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        return self._draw(params[:, :, 0], params[:, :, 1], generator)
-
-    @staticmethod
-    def _draw(mean: Tensor, log_std: Tensor, generator: torch.Generator | None) -> Tensor:
+    def quantised_draw(
+        self, mean: Tensor, log_std: Tensor, generator: torch.Generator | None
+    ) -> Tensor:
         log_std = log_std.clamp(min=LOG_SCALE_MIN)
         eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
         return to_uint8(torch.floor((mean + log_std.exp() * eps) * NUM_8BIT))
@@ -375,16 +399,10 @@ class DiscretizedLogisticMixture:
         )
 
     def draw_at(
-        self,
-        params: Tensor,
-        x: Tensor,
-        i: int,
-        j: int,
-        c: int,
-        generator: torch.Generator | None,
+        self, params: Tensor, x: Tensor, i: int, j: int, c: int, generator: Generator | None
     ) -> Tensor:
-        """Draw sub-pixel (i, j, c) given the pixel's earlier channels in ``x`` (long
-        (N, C, H, W)): params (N, P, H, W) -> long (N,)."""
+        """:meth:`AutoregressiveLikelihood.draw_at` for params (N, P, H, W): reads the
+        pixel's earlier channels in ``x``."""
         logp = self.subpixel_log_probs(params[:, :, i, j], x[:, :, i, j], c)  # (N, 256)
         probs = _drawable(logp.exp())
         return torch.multinomial(probs, 1, generator=generator).squeeze(1)
