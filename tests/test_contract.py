@@ -309,14 +309,17 @@ FIT_CASES = [(name, (2,) if k == "points" else (1, 4, 4), k) for name, _, k in O
 FIT_CASES = [c for c in FIT_CASES if c[2] == get_entry(c[0]).data_kinds[0]]
 
 
+FIT = {
+    "batch_size": 4, "log_every": 1, "sample_every": 0, "checkpoint_every": 1,
+    "progress": False, "accelerator": "cpu",
+}  # fmt: skip
+
+
 @pytest.mark.parametrize("name,shape,kind", FIT_CASES)
 def test_two_steps_equal_one_step_and_a_resumed_step(name, shape, kind, tmp_path):
     from genzoo.train.loop import fit
 
-    cfg = {
-        "batch_size": 4, "log_every": 1, "sample_every": 0, "checkpoint_every": 1,
-        "progress": False, "accelerator": "cpu",
-    }  # fmt: skip
+    cfg = FIT
     data = InMemory(shape, kind)
     whole = fit(build(name, shape, kind), data, tmp_path / "whole", TrainConfig(steps=2, **cfg))
     fit(build(name, shape, kind), data, tmp_path / "parts", TrainConfig(steps=1, **cfg))
@@ -329,3 +332,17 @@ def test_two_steps_equal_one_step_and_a_resumed_step(name, shape, kind, tmp_path
         assert torch.equal(a, b), k
         moved = moved or not torch.equal(a, fresh[k])
     assert moved  # the steps did train
+
+
+@pytest.mark.parametrize("name,shape,kind", FIT_CASES)
+def test_fit_under_bf16_true_precision(name, shape, kind, tmp_path):
+    """D4: Fabric's bf16-true casts the model to bfloat16; every family trains in it."""
+    from genzoo.train.loop import fit
+
+    train = TrainConfig(steps=2, precision="bf16-true", **FIT)
+    model = fit(build(name, shape, kind), InMemory(shape, kind), tmp_path / "run", train)
+    assert model.dtype == torch.bfloat16
+    assert tuple(model.eval().sample(2, generator=torch.Generator().manual_seed(0)).shape) == (
+        2,
+        *shape,
+    )
