@@ -82,11 +82,6 @@ class AutoregressiveModel(GenerativeModel):
             )
 
     @property
-    def num_values(self) -> int:
-        """Values one sub-pixel takes: 256 for 8-bit data, 2 for binary."""
-        return self.data.num_values
-
-    @property
     def params_per_subpixel(self) -> int:
         """K, the output parameters per sub-pixel of a factorised likelihood (the width of
         the output head: 256 for 8-bit data, 1 for binary)."""
