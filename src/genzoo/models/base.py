@@ -101,6 +101,13 @@ class GenerativeModel(nn.Module):
         return bool(getattr(self.config, "conditional", False))
 
     @property
+    def label_classes(self) -> int:
+        """Classes the model conditions on: the data's ``num_classes`` for a conditional
+        model, 0 for an unconditional one (the width of its one-hot labels, or of its
+        per-class biases)."""
+        return int(self.data.num_classes or 0) if self.conditional else 0
+
+    @property
     def log_prob_is_bound(self) -> bool:
         """Whether ``log_prob`` is a lower bound or an estimate rather than exact."""
         return self.density in ("bound", "estimate")

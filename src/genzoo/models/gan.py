@@ -104,7 +104,7 @@ class GAN(GenerativeModel):
         self.architecture = self._resolve_architecture(config.architecture, data)
         self.d_norm = self._resolve_norm(config, self.architecture)
         self.latent_dim = config.latent_dim
-        self.num_cond = int(data.num_classes or 0) if config.conditional else 0
+        self.num_cond = self.label_classes
         k = self.num_cond
         concat_k = k if config.conditioning == "concat" else 0
         g_in = config.latent_dim + k

@@ -35,6 +35,7 @@ from genzoo.config import DataSpec
 from genzoo.models.autoregressive import AutoregressiveModel
 from genzoo.models.gated_pixelcnn_config import GatedPixelCNNConfig
 from genzoo.nn.causal import MaskedRowConv2d, down_shift, grouped_gates
+from genzoo.nn.conditioning import add_class_bias, class_bias
 from genzoo.nn.masked import MaskedConv2d, MaskedOutputHead
 from genzoo.nn.receptive_field import ReceptiveField
 
@@ -77,16 +78,15 @@ class GatedLayer(nn.Module):
         mask = "A" if first else "B"
         self.h_conv = MaskedRowConv2d(in_channels, 2 * hidden, k, mask, color_channels)
         self.h_out = MaskedConv2d(hidden, hidden, 1, "B", color_channels)
-        self.v_bias = nn.Embedding(num_classes, 2 * hidden) if num_classes else None
-        self.h_bias = nn.Embedding(num_classes, 2 * hidden) if num_classes else None
+        self.v_bias = class_bias(num_classes, 2 * hidden)
+        self.h_bias = class_bias(num_classes, 2 * hidden)
 
     def forward(self, v: Tensor, h: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor]:
         k = self.k
         v_pre = self.v_conv(F.pad(v, (k // 2, k // 2, k // 2, 0)))  # (N, 2h, H, W): rows <= i
         h_pre = self.h_conv(h) + self.v_to_h(down_shift(v_pre))  # rows above + row i left
-        if self.v_bias is not None and self.h_bias is not None and labels is not None:
-            v_pre = v_pre + self.v_bias(labels)[:, :, None, None]
-            h_pre = h_pre + self.h_bias(labels)[:, :, None, None]
+        v_pre = add_class_bias(v_pre, self.v_bias, labels)
+        h_pre = add_class_bias(h_pre, self.h_bias, labels)
         v_out = gate(v_pre, 1)  # (N, h, H, W); the vertical stack needs no colour groups
         h_out = self.h_out(gate(h_pre, self.groups))  # (N, h, H, W)
         return v_out, h_out if self.first else h + h_out
@@ -108,7 +108,7 @@ class GatedPixelCNN(AutoregressiveModel):
         c = data.image_shape[0]
         h = config.hidden_channels
         self.check_divides_colours("hidden_channels", h)
-        num_classes = data.num_classes if config.conditional else None
+        num_classes = self.label_classes
         self.layers = nn.ModuleList(
             GatedLayer(
                 c if n == 0 else h, h, FIRST_KERNEL if n == 0 else KERNEL, c, n == 0, num_classes

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from genzoo.config import DataSpec
 from genzoo.models.autoregressive import AutoregressiveModel
 from genzoo.models.pixelcnn_config import PixelCNNConfig
+from genzoo.nn.conditioning import add_class_bias, class_bias
 from genzoo.nn.masked import MaskedConv2d, MaskedOutputHead
 from genzoo.nn.receptive_field import ReceptiveField
 
@@ -40,14 +41,13 @@ class ResidualBlock(nn.Module):
         self.reduce = MaskedConv2d(2 * h, h, 1, "B", color_channels)
         self.conv = MaskedConv2d(h, h, 3, "B", color_channels)
         self.expand = MaskedConv2d(h, 2 * h, 1, "B", color_channels)
-        self.class_bias = nn.Embedding(num_classes, h) if num_classes else None
+        self.class_bias = class_bias(num_classes, h)
         self.act = nn.ReLU()
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         # x: (N, 2h, H, W) -> (N, 2h, H, W)
         y = self.conv(self.act(self.reduce(self.act(x))))  # (N, h, H, W)
-        if self.class_bias is not None and labels is not None:
-            y = y + self.class_bias(labels)[:, :, None, None]
+        y = add_class_bias(y, self.class_bias, labels)
         return x + self.expand(self.act(y))
 
 
@@ -65,7 +65,7 @@ class PixelCNN(AutoregressiveModel):
         super().__init__(config, data)
         c = data.image_shape[0]
         h = config.hidden_channels
-        num_classes = data.num_classes if config.conditional else None
+        num_classes = self.label_classes
         self.input_conv = MaskedConv2d(c, 2 * h, 7, "A", c)
         self.blocks = nn.ModuleList(
             ResidualBlock(h, c, num_classes) for _ in range(config.num_blocks)

@@ -59,6 +59,7 @@ from genzoo.nn.causal import (
     down_shift,
     right_shift,
 )
+from genzoo.nn.conditioning import add_class_bias, class_bias
 from genzoo.nn.likelihoods import DiscretizedLogisticMixture
 from genzoo.nn.receptive_field import UNBOUNDED, ReceptiveField
 
@@ -93,7 +94,7 @@ class GatedResnet(nn.Module):
         self.skip = nn.Conv2d(2 * skip_channels, filters, 1) if skip_channels else None
         self.dropout = nn.Dropout(dropout)
         self.conv_out = conv(2 * filters, 2 * filters)
-        self.class_bias = nn.Embedding(num_classes, 2 * filters) if num_classes else None
+        self.class_bias = class_bias(num_classes, 2 * filters)
 
     def forward(
         self, x: Tensor, skip: Tensor | None = None, labels: Tensor | None = None
@@ -103,8 +104,7 @@ class GatedResnet(nn.Module):
         if self.skip is not None and skip is not None:
             y = y + self.skip(concat_elu(skip))
         y = self.conv_out(self.dropout(concat_elu(y)))  # (N, 2F, H, W)
-        if self.class_bias is not None and labels is not None:
-            y = y + self.class_bias(labels)[:, :, None, None]
+        y = add_class_bias(y, self.class_bias, labels)
         a, b = y.chunk(2, dim=1)
         return x + a * torch.sigmoid(b)
 
@@ -129,7 +129,7 @@ class PixelCNNPP(AutoregressiveModel):
             )
         c = data.image_shape[0]
         f, k = config.filters, config.num_mixtures
-        ncls = data.num_classes if config.conditional else None
+        ncls = self.label_classes
         p = config.dropout
         self.likelihood = DiscretizedLogisticMixture(k, c)
         # means, log-scales per channel and the linear coefficients, plus the mixture logits

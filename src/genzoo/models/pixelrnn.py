@@ -56,7 +56,7 @@ class PixelRNN(AutoregressiveModel):
         self.check_divides_colours(
             "hidden_channels", h, " (each colour owns an equal share of the LSTM state)"
         )
-        num_classes = data.num_classes if config.conditional else None
+        num_classes = self.label_classes
         self.input_conv = MaskedConv2d(c, 2 * h, 7, "A", c)
         cell = RowLSTM if config.cell == "row-lstm" else DiagonalBiLSTM
         self.layers = nn.ModuleList(

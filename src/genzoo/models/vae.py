@@ -138,7 +138,7 @@ class VAE(GenerativeModel):
         self.likelihood = DECODERS[self.decoder_kind]()
         self.latent_dim = config.latent_dim
         self.two_layers = config.stochastic_layers == 2
-        self.num_cond = data.num_classes if config.conditional and data.num_classes else 0
+        self.num_cond = self.label_classes
         z_x = config.lower_latent_dim if self.two_layers else config.latent_dim
         self.z_x_dim = z_x  # units of the latent next to x (z1, or z)
         self.params_per_value = self.likelihood.num_params

@@ -71,10 +71,12 @@ class MaskedConv2d(nn.Conv2d):
     Args:
         in_channels: input feature maps.
         out_channels: output feature maps.
-        kernel_size: odd kernel size.
+        kernel_size: odd kernel size k.
         mask_type: "A" for the first layer, "B" after it.
         color_channels: colour channels of the image (1 or 3); each colour owns a
             contiguous block of the feature maps, so both counts must be at least this.
+        centre_row_only: a 1 x k kernel: only the centre row of the k x k mask (see
+            :class:`genzoo.nn.causal.MaskedRowConv2d`).
     """
 
     def __init__(
@@ -84,11 +86,17 @@ class MaskedConv2d(nn.Conv2d):
         kernel_size: int,
         mask_type: str,
         color_channels: int = 1,
+        *,
+        centre_row_only: bool = False,
     ) -> None:
         check_color_groups(in_channels, out_channels, color_channels)
-        super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
+        k = kernel_size
+        rows = 1 if centre_row_only else k
+        super().__init__(in_channels, out_channels, (rows, k), padding=(rows // 2, k // 2))
         self.mask_type = mask_type
-        mask = causal_mask(in_channels, out_channels, kernel_size, mask_type, color_channels)
+        mask = causal_mask(in_channels, out_channels, k, mask_type, color_channels)
+        if centre_row_only:
+            mask = mask[:, :, k // 2 : k // 2 + 1, :]  # (out, in, 1, k)
         self.register_buffer("mask", mask, persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
