@@ -118,7 +118,7 @@ def _drawable(probs: Tensor) -> Tensor:
     return probs if probs.dtype in (torch.float32, torch.float64) else probs.float()
 
 
-def draw_categorical(log_probs: Tensor, generator: torch.Generator | None) -> Tensor:
+def draw_categorical(log_probs: Tensor, generator: Generator | None) -> Tensor:
     """One draw per row of (unnormalised) log-probabilities (M, V) -> long (M,)."""
     probs = _drawable(F.softmax(log_probs, dim=-1))
     return torch.multinomial(probs, 1, generator=generator).squeeze(1)
@@ -171,14 +171,14 @@ class FactorisedLikelihood(ABC):
         (N, C, H, W)."""
 
     @abstractmethod
-    def draw_subpixel(self, params: Tensor, generator: torch.Generator | None) -> Tensor:
+    def draw_subpixel(self, params: Tensor, generator: Generator | None) -> Tensor:
         """One draw per row of one sub-pixel's parameters: (M, K) -> long values (M,)."""
 
     @abstractmethod
     def point(self, params: Tensor) -> Tensor:
         """The point image of (N, C, K, H, W) parameters: uint8 (N, C, H, W)."""
 
-    def sample(self, params: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def sample(self, params: Tensor, generator: Generator | None = None) -> Tensor:
         """A draw of every sub-pixel: params (N, C, K, H, W) -> uint8 (N, C, H, W)."""
         n, c, k, h, w = params.shape
         rows = params.permute(0, 1, 3, 4, 2).reshape(-1, k)  # (NCHW, K)
@@ -203,11 +203,11 @@ class Bernoulli(FactorisedLikelihood):
             logits, target.to(logits.dtype), reduction="none"
         )
 
-    def draw_subpixel(self, params: Tensor, generator: torch.Generator | None) -> Tensor:
+    def draw_subpixel(self, params: Tensor, generator: Generator | None) -> Tensor:
         probs = _drawable(torch.sigmoid(params[:, 0]))  # (M,)
         return torch.bernoulli(probs, generator=generator).long()
 
-    def sample(self, params: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def sample(self, params: Tensor, generator: Generator | None = None) -> Tensor:
         probs = _drawable(torch.sigmoid(params[:, :, 0]))  # (N, C, H, W)
         return torch.bernoulli(probs, generator=generator).to(torch.uint8)
 
@@ -225,7 +225,7 @@ class Categorical(FactorisedLikelihood):
         logp = F.log_softmax(params, dim=2)  # (N, C, 256, H, W)
         return logp.gather(2, target.long().unsqueeze(2)).squeeze(2)  # (N, C, H, W)
 
-    def draw_subpixel(self, params: Tensor, generator: torch.Generator | None) -> Tensor:
+    def draw_subpixel(self, params: Tensor, generator: Generator | None) -> Tensor:
         return draw_categorical(params, generator)
 
     def point(self, params: Tensor) -> Tensor:
@@ -241,15 +241,13 @@ class LocationScale(FactorisedLikelihood):
     num_params = 2
 
     @abstractmethod
-    def quantised_draw(
-        self, loc: Tensor, log_scale: Tensor, generator: torch.Generator | None
-    ) -> Tensor:
+    def quantised_draw(self, loc: Tensor, log_scale: Tensor, generator: Generator | None) -> Tensor:
         """A draw of the continuous law, quantised to 8-bit values: uint8, loc's shape."""
 
-    def draw_subpixel(self, params: Tensor, generator: torch.Generator | None) -> Tensor:
+    def draw_subpixel(self, params: Tensor, generator: Generator | None) -> Tensor:
         return self.quantised_draw(params[:, 0], params[:, 1], generator).long()
 
-    def sample(self, params: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def sample(self, params: Tensor, generator: Generator | None = None) -> Tensor:
         return self.quantised_draw(params[:, :, 0], params[:, :, 1], generator)
 
 
@@ -261,9 +259,7 @@ class DiscretizedLogistic(LocationScale):
     def log_prob(self, target: Tensor, params: Tensor) -> Tensor:
         return discretized_logistic_log_prob(target, params[:, :, 0], params[:, :, 1])
 
-    def quantised_draw(
-        self, loc: Tensor, log_scale: Tensor, generator: torch.Generator | None
-    ) -> Tensor:
+    def quantised_draw(self, loc: Tensor, log_scale: Tensor, generator: Generator | None) -> Tensor:
         # a continuous logistic by inversion, rounded to its bin (the edge bins take the tails)
         log_scale = log_scale.clamp(min=LOG_SCALE_MIN)
         u = torch.rand(loc.shape, generator=generator, device=loc.device, dtype=loc.dtype)
@@ -287,7 +283,7 @@ class DequantizedGaussian(LocationScale):
     """
 
     @staticmethod
-    def dequantize(images: Tensor, dtype: torch.dtype, generator: torch.Generator | None) -> Tensor:
+    def dequantize(images: Tensor, dtype: torch.dtype, generator: Generator | None) -> Tensor:
         """Integer images (any shape) -> y = (x + u) / 256 in [0, 1), u ~ U[0, 1)."""
         x = images.to(dtype)
         u = torch.rand(x.shape, generator=generator, device=x.device, dtype=dtype)
@@ -303,9 +299,7 @@ class DequantizedGaussian(LocationScale):
         z = (target - params[:, :, 0]) * torch.exp(-log_std)
         return -0.5 * (LOG_2PI + z.square()) - log_std - math.log(NUM_8BIT)
 
-    def quantised_draw(
-        self, mean: Tensor, log_std: Tensor, generator: torch.Generator | None
-    ) -> Tensor:
+    def quantised_draw(self, mean: Tensor, log_std: Tensor, generator: Generator | None) -> Tensor:
         log_std = log_std.clamp(min=LOG_SCALE_MIN)
         eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
         return to_uint8(torch.floor((mean + log_std.exp() * eps) * NUM_8BIT))
@@ -407,7 +401,7 @@ class DiscretizedLogisticMixture:
         probs = _drawable(logp.exp())
         return torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
-    def sample(self, params: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def sample(self, params: Tensor, generator: Generator | None = None) -> Tensor:
         """A draw of every pixel given its parameters (N, P, H, W), channel by channel in
         raster order: uint8 (N, C, H, W)."""
         n, _, h, w = params.shape
