@@ -43,8 +43,9 @@ from _common import START_COMMIT, append_result, machine
 from torch import nn
 
 import genzoo
-from genzoo.config import GANConfig, TrainConfig
+from genzoo.config import TrainConfig
 from genzoo.losses.gan import LOSSES
+from genzoo.models.gan_config import GANConfig
 from genzoo.train.loop import fit
 
 BASE = GANConfig(latent_dim=100, width=64)

@@ -29,7 +29,8 @@ import torch
 from _common import START_COMMIT, append_result, machine
 
 import genzoo
-from genzoo.config import PixelCNNConfig, TrainConfig
+from genzoo.config import TrainConfig
+from genzoo.models.pixelcnn_config import PixelCNNConfig
 from genzoo.train.loop import fit
 
 RECIPES = {

@@ -43,7 +43,8 @@ from _common import START_COMMIT, append_result, machine
 from torch import nn
 
 import genzoo
-from genzoo.config import TrainConfig, VAEConfig
+from genzoo.config import TrainConfig
+from genzoo.models.vae_config import VAEConfig
 from genzoo.train.loop import fit
 
 LATENT, HIDDEN = 50, 200

@@ -10,7 +10,7 @@ import torch
 
 import genzoo
 from genzoo.errors import UserInputError
-from genzoo.metrics.ais import ais_log_prob, sigmoid_schedule
+from genzoo.estimators.ais import ais_log_prob, sigmoid_schedule
 from helpers import TINY, scramble
 
 

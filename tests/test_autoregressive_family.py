@@ -1,9 +1,9 @@
-"""PixelRNN, Gated PixelCNN, PixelCNN++ and the fast cached sampler.
+"""PixelRNN, Gated PixelCNN, PixelCNN++ and the window sampler.
 
 Causality of every network is checked by gradients in test_causality.py; here: the blind
 spot (absent from the Gated PixelCNN, present in the plain PixelCNN), skew/unskew, the
 discretised logistic mixture's normalisation and its sub-pixel conditionals, the declared
-receptive fields, and the fast sampler's samples against the naive sampler's.
+receptive fields, and the window sampler's samples against the naive sampler's.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import torch
 import genzoo
 from genzoo.cli import main
 from genzoo.errors import UserInputError
-from genzoo.models.pixelcnn_pp import discretized_logistic_log_prob
+from genzoo.nn.likelihoods import discretized_logistic_log_prob
+from genzoo.nn.receptive_field import window
 from genzoo.nn.recurrent import skew, unskew
-from genzoo.sampling.cached import window
 from genzoo.train.checkpoint import export_model
 from helpers import TINY, scramble
 
@@ -162,7 +162,7 @@ def test_pixelcnn_pp_subpixel_conditionals_chain_to_the_pixel_likelihood():
         assert torch.allclose(total, model.log_prob(images).double(), rtol=1e-5)
 
 
-# -- receptive fields and the fast sampler ------------------------------------------------------
+# -- receptive fields and the window sampler ------------------------------------------------------
 
 CONVOLUTIONAL = ["pixelcnn", "gated-pixelcnn", "pixelcnn++"]
 
@@ -191,35 +191,35 @@ CASES = [
 
 
 @pytest.mark.parametrize("name,shape,conditional", CASES)
-def test_fast_sampler_draws_the_naive_samples(name, shape, conditional):
+def test_window_sampler_draws_the_naive_samples(name, shape, conditional):
     extra = {"conditional": True} if conditional else {}
     torch.manual_seed(0)
     model = genzoo.create_model(
         name, image_shape=shape, num_classes=3 if conditional else None, **TINY[name], **extra
     )
     model = scramble(model, scale=1.0)
-    assert model.supports_fast_sampling and model.resolve_sampler(None) == "fast"
+    assert model.supports_window_sampling and model.resolve_sampler(None) == "window"
     labels = torch.tensor([0, 2]) if conditional else None
     naive = model.sample(
         2, labels=labels, generator=torch.Generator().manual_seed(3), sampler="naive"
     )
-    fast = model.sample(
-        2, labels=labels, generator=torch.Generator().manual_seed(3), sampler="fast"
+    windowed = model.sample(
+        2, labels=labels, generator=torch.Generator().manual_seed(3), sampler="window"
     )
-    assert torch.equal(naive, fast)
+    assert torch.equal(naive, windowed)
     assert naive.float().std() > 10  # varied samples, not a constant image
 
 
 @pytest.mark.parametrize("name", CONVOLUTIONAL)
-def test_fast_completion_equals_naive_completion(name):
+def test_window_completion_equals_naive_completion(name):
     model = build(name, (1, 7, 10))
     given = torch.randint(0, 256, (2, 1, 7, 10), dtype=torch.uint8)
     a = model.complete(given, 3, generator=torch.Generator().manual_seed(1), sampler="naive")
-    b = model.complete(given, 3, generator=torch.Generator().manual_seed(1), sampler="fast")
+    b = model.complete(given, 3, generator=torch.Generator().manual_seed(1), sampler="window")
     assert torch.equal(a, b) and torch.equal(a[:, :, :3], given[:, :, :3])
 
 
-def test_binary_fast_sampler_matches_too():
+def test_binary_window_sampler_matches_too():
     torch.manual_seed(0)
     model = genzoo.create_model(
         "gated-pixelcnn", image_shape=(1, 7, 10), kind="binary", **TINY["gated-pixelcnn"]
@@ -230,11 +230,11 @@ def test_binary_fast_sampler_matches_too():
     assert torch.equal(a, b) and int(a.max()) == 1
 
 
-def test_recurrent_networks_sample_naively_and_refuse_the_fast_sampler():
+def test_recurrent_networks_sample_naively_and_refuse_the_window_sampler():
     model = build("pixelrnn", (1, 4, 4), cell="diagonal-bilstm")
-    assert not model.supports_fast_sampling and model.resolve_sampler(None) == "naive"
+    assert not model.supports_window_sampling and model.resolve_sampler(None) == "naive"
     with pytest.raises(UserInputError, match="naive"):
-        model.sample(1, sampler="fast")
+        model.sample(1, sampler="window")
     with pytest.raises(UserInputError, match="sampler"):
         model.sample(1, sampler="cached")
 
@@ -263,11 +263,11 @@ def test_cli_sampler_option(tmp_path, capsys):
     model = build("gated-pixelcnn", (1, 6, 6), conditional=True, num_classes=3)
     export_model(model, tmp_path / "m")
     files = {}
-    for sampler in ("naive", "fast"):
+    for sampler in ("naive", "window"):
         files[sampler] = tmp_path / f"{sampler}.png"
         argv = ["sample", str(tmp_path / "m"), "-n", "2", "--labels", "1", "--seed", "4"]
         assert main([*argv, "--sampler", sampler, "--out", str(files[sampler])]) == 0
-    assert files["naive"].read_bytes() == files["fast"].read_bytes()
+    assert files["naive"].read_bytes() == files["window"].read_bytes()
     with pytest.raises(SystemExit):  # tyro refuses the unknown choice
         main(["sample", str(tmp_path / "m"), "--sampler", "slow"])
     capsys.readouterr()

@@ -4,16 +4,20 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import inspect
+import math
 
 import pytest
 import torch
+from torch.utils.data import Dataset
 
 import genzoo
-from genzoo.config import from_dict, to_dict
+from genzoo.config import TrainConfig, from_dict, to_dict
 from genzoo.errors import NoDensityError, UserInputError
 from genzoo.registry import MODELS, get_entry
 from genzoo.train.checkpoint import export_model
-from helpers import TINY
+from helpers import TINY, scramble
 
 CASES = [
     (name, shape, kind)
@@ -104,3 +108,241 @@ def test_config_round_trips_and_unknown_names_are_refused(name):
         from_dict(entry.config_class, {"no_such_field": 1})
     with pytest.raises(UserInputError, match="choose one of"):
         get_entry(name + "-nope")
+
+
+# -- declared capabilities against behaviour -----------------------------------------------
+#
+# Each model class declares what it offers (genzoo.models.base.GenerativeModel: density,
+# has_latent, has_encoder, can_complete, sample_options, the config's conditional); the
+# checks below hold every registered family to its declaration.
+
+ONE_CASE = [  # one small case per (family, kind): 3 colour channels where images
+    (name, (2,) if kind == "points" else (3, 4, 4), kind)
+    for name, entry in MODELS.items()
+    for kind in entry.data_kinds
+]
+
+
+def family(name):
+    return get_entry(name).model_class()
+
+
+@pytest.mark.parametrize("name,shape,kind", ONE_CASE)
+def test_density_none_iff_log_prob_raises_no_density_error(name, shape, kind):
+    model = build(name, shape, kind)
+    x = data_batch(shape, kind)
+    if family(name).density is None:
+        with pytest.raises(NoDensityError):
+            model.log_prob(x)
+        with pytest.raises(NoDensityError):
+            model.nll_terms(x)
+        assert not model.log_prob_is_bound
+    else:
+        assert family(name).density in ("exact", "bound", "estimate")
+        assert torch.isfinite(model.log_prob(x)).all()
+        assert model.log_prob_is_bound == (family(name).density != "exact")
+
+
+def all_images(shape, num_values):
+    """Every image of ``shape`` with sub-pixels in 0..num_values-1, (V^D, *shape) uint8."""
+    d = math.prod(shape)
+    grid = torch.cartesian_prod(*[torch.arange(num_values)] * d) if d > 1 else None
+    if grid is None:
+        grid = torch.arange(num_values)[:, None]
+    return grid.view(-1, *shape).to(torch.uint8)
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in sorted(MODELS) if get_entry(n).model_class().density == "exact"]
+)
+def test_exact_densities_sum_to_one_over_all_images(name):
+    """exp(log_prob) over every image of a tiny case sums to 1: binary 1x2x2 (16 images)
+    where the family takes binary data, else 8-bit 1x1x2 (65536 images)."""
+    kinds = get_entry(name).data_kinds
+    shape, kind, v = ((1, 2, 2), "binary", 2) if "binary" in kinds else ((1, 1, 2), "8bit", 256)
+    model = scramble(build(name, shape, kind), scale=1.0).eval()
+    images = all_images(shape, v)
+    with torch.no_grad():
+        lp = torch.cat([model.log_prob(chunk) for chunk in images.split(8192)]).double()
+    assert torch.logsumexp(lp, 0).exp().item() == pytest.approx(1.0, abs=1e-4)
+
+
+@pytest.mark.parametrize("name,shape,kind", ONE_CASE)
+def test_latent_and_encoder_declarations(name, shape, kind):
+    model = build(name, shape, kind).eval()
+    cls = family(name)
+    assert cls.has_latent or not cls.has_encoder  # an encoder implies a latent space
+    if cls.has_latent:
+        z = model.latents(3, generator=torch.Generator().manual_seed(0))
+        assert z.shape == (3, model.latent_dim)
+        x = model.decode(z)
+        assert tuple(x.shape) == (3, *shape)
+        if kind != "points":
+            assert x.dtype == torch.uint8 and int(x.max()) <= (255 if kind == "8bit" else 1)
+    else:
+        with pytest.raises(UserInputError):
+            model.latents(3)
+    if cls.has_encoder:
+        codes = model.encode(data_batch(shape, kind))
+        assert codes.shape == (4, model.latent_dim) and torch.isfinite(codes).all()
+    elif hasattr(model, "encode"):
+        with pytest.raises(UserInputError):
+            model.encode(data_batch(shape, kind))
+
+
+@pytest.mark.parametrize("name,shape,kind", [c for c in ONE_CASE if c[2] != "points"])
+def test_completion_keeps_the_given_rows(name, shape, kind):
+    model = build(name, shape, kind).eval()
+    if not family(name).can_complete:
+        assert not hasattr(model, "complete")
+        return
+    given = data_batch(shape, kind, n=2)
+    out = model.complete(given, 2, generator=torch.Generator().manual_seed(0))
+    assert out.shape == given.shape and out.dtype == torch.uint8
+    assert torch.equal(out[:, :, :2], given[:, :, :2])
+
+
+@pytest.mark.parametrize("name,shape,kind", ONE_CASE)
+def test_every_declared_sample_option_is_taken(name, shape, kind):
+    model = build(name, shape, kind).eval()
+    cls = family(name)
+    methods = [model.sample] + ([model.complete] if cls.can_complete else [])
+    for option in cls.sample_options:
+        for method in methods:
+            param = inspect.signature(method).parameters.get(option)
+            assert param is not None and param.kind is inspect.Parameter.KEYWORD_ONLY, option
+        # the default value is a valid value
+        default = inspect.signature(model.sample).parameters[option].default
+        x = model.sample(2, generator=torch.Generator().manual_seed(0), **{option: default})
+        assert tuple(x.shape) == (2, *shape)
+
+
+@pytest.mark.parametrize("name,shape,kind", ONE_CASE)
+def test_seeded_sampling_is_deterministic(name, shape, kind):
+    model = build(name, shape, kind).eval()
+    a = model.sample(3, generator=torch.Generator().manual_seed(7))
+    b = model.sample(3, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(a, b)
+
+
+CONDITIONAL = [
+    c
+    for c in ONE_CASE
+    if "conditional" in {f.name for f in dataclasses.fields(get_entry(c[0]).config_class)}
+]
+
+
+@pytest.mark.parametrize("name,shape,kind", CONDITIONAL)
+def test_conditional_variant_trains_scores_and_samples_with_labels(name, shape, kind):
+    torch.manual_seed(0)
+    model = genzoo.create_model(
+        name, image_shape=shape, kind=kind, num_classes=3, conditional=True, **TINY[name]
+    )
+    assert model.conditional
+    x, labels = data_batch(shape, kind), torch.tensor([0, 1, 2, 1])
+    out = model.loss(x, labels)
+    assert torch.isfinite(out["loss"])
+    out["loss"].backward()
+    if family(name).density is not None:
+        assert model.log_prob(x, labels).shape == (4,)
+    model.eval()
+    g = torch.Generator().manual_seed(0)
+    assert tuple(model.sample(2, labels=torch.tensor([2, 0]), generator=g).shape) == (2, *shape)
+    with pytest.raises(UserInputError, match="label"):
+        model.sample(2)
+
+
+@pytest.mark.parametrize("name,shape,kind", [c for c in ONE_CASE if c[2] != "points"])
+def test_nll_terms_draw_from_their_generator_only(name, shape, kind):
+    model = build(name, shape, kind).eval()
+    if family(name).density is None:
+        return
+    x = data_batch(shape, kind)
+    state = torch.get_rng_state()
+    with torch.no_grad():
+        a = model.nll_terms(x, generator=torch.Generator().manual_seed(3), iwae_k=3)
+        b = model.nll_terms(x, generator=torch.Generator().manual_seed(3), iwae_k=3)
+    assert torch.equal(torch.get_rng_state(), state)  # the global RNG is untouched
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+# -- D4: every family follows its parameters' dtype -----------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("name,shape,kind", ONE_CASE)
+def test_loss_log_prob_and_sample_follow_the_parameters_dtype(name, shape, kind, dtype):
+    model = build(name, shape, kind).to(dtype)
+    assert model.dtype == dtype
+    x = data_batch(shape, kind)
+    out = model.loss(x)
+    assert torch.isfinite(out["loss"]) and out["loss"].dtype == dtype
+    out["loss"].backward()
+    with contextlib.suppress(NoDensityError):
+        lp = model.log_prob(x)
+        assert lp.shape == (4,) and torch.isfinite(lp).all()
+    s = model.eval().sample(2, generator=torch.Generator().manual_seed(0))
+    assert tuple(s.shape) == (2, *shape)
+    if family(name).has_latent:
+        assert model.decode(model.latents(2)).shape[0] == 2
+
+
+# -- training: two steps straight equal one step, then a resumed step -----------------------
+
+
+class InMemory(Dataset):
+    """A tiny in-memory dataset of (example, label) pairs."""
+
+    def __init__(self, shape, kind, n=8):
+        torch.manual_seed(1)
+        self.x = data_batch(shape, kind, n)
+        self.y = torch.arange(n) % 2
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return self.x[i], self.y[i]
+
+
+FIT_CASES = [(name, (2,) if k == "points" else (1, 4, 4), k) for name, _, k in ONE_CASE]
+FIT_CASES = [c for c in FIT_CASES if c[2] == get_entry(c[0]).data_kinds[0]]
+
+
+FIT = {
+    "batch_size": 4, "log_every": 1, "sample_every": 0, "checkpoint_every": 1,
+    "progress": False, "accelerator": "cpu",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name,shape,kind", FIT_CASES)
+def test_two_steps_equal_one_step_and_a_resumed_step(name, shape, kind, tmp_path):
+    from genzoo.train.loop import fit
+
+    cfg = FIT
+    data = InMemory(shape, kind)
+    whole = fit(build(name, shape, kind), data, tmp_path / "whole", TrainConfig(steps=2, **cfg))
+    fit(build(name, shape, kind), data, tmp_path / "parts", TrainConfig(steps=1, **cfg))
+    parts = fit(
+        build(name, shape, kind), data, tmp_path / "parts", TrainConfig(steps=2, **cfg), resume=True
+    )
+    fresh = build(name, shape, kind).state_dict()
+    moved = False
+    for (k, a), b in zip(whole.state_dict().items(), parts.state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
+        moved = moved or not torch.equal(a, fresh[k])
+    assert moved  # the steps did train
+
+
+@pytest.mark.parametrize("name,shape,kind", FIT_CASES)
+def test_fit_under_bf16_true_precision(name, shape, kind, tmp_path):
+    """D4: Fabric's bf16-true casts the model to bfloat16; every family trains in it."""
+    from genzoo.train.loop import fit
+
+    train = TrainConfig(steps=2, precision="bf16-true", **FIT)
+    model = fit(build(name, shape, kind), InMemory(shape, kind), tmp_path / "run", train)
+    assert model.dtype == torch.bfloat16
+    assert tuple(model.eval().sample(2, generator=torch.Generator().manual_seed(0)).shape) == (
+        2,
+        *shape,
+    )

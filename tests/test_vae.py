@@ -15,11 +15,11 @@ from genzoo.cli import main
 from genzoo.errors import UserInputError
 from genzoo.models.vae import (
     VAE,
-    discretized_logistic_log_prob,
     kl_standard_normal,
     normal_log_prob,
     standard_normal_log_prob,
 )
+from genzoo.nn.likelihoods import discretized_logistic_log_prob
 from genzoo.viz import latent
 from helpers import TINY, scramble
 
@@ -496,3 +496,43 @@ def test_cli_latent_view_of_a_model_without_latents_is_one_line(tmp_path, capsys
     err = capsys.readouterr().err.strip()
     assert err.startswith("genzoo: error:") and "genzoo sample" in err and "\n" not in err
     assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16], ids=str)
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"decoder": "logistic"},
+        {"decoder": "categorical"},
+        {"decoder": "gaussian"},
+        {"decoder": "logistic", "architecture": "conv", "stochastic_layers": 2},
+    ],
+    ids=lambda s: "-".join(map(str, s.values())),
+)
+def test_every_decoder_follows_the_parameters_dtype(settings, dtype):
+    torch.manual_seed(0)
+    model = genzoo.create_model("vae", image_shape=(1, 4, 4), **{**TINY["vae"], **settings})
+    model = model.to(dtype)
+    x = torch.randint(0, 256, (3, 1, 4, 4), dtype=torch.uint8)
+    out = model.loss(x)
+    assert out["loss"].dtype == dtype and torch.isfinite(out["loss"])
+    out["loss"].backward()
+    terms = model.nll_terms(x, generator=torch.Generator().manual_seed(0), iwae_k=2)
+    assert all(torch.isfinite(v).all() for v in terms.values())
+    assert model.sample(2, generator=torch.Generator().manual_seed(0)).shape == (2, 1, 4, 4)
+    assert model.decode(model.encode(x)).dtype == torch.uint8
+
+
+def test_ais_draws_from_the_generator_of_nll_terms():
+    torch.manual_seed(0)
+    model = genzoo.create_model("vae", image_shape=(1, 4, 4), kind="binary", **TINY["vae"])
+    x = torch.randint(0, 2, (2, 1, 4, 4), dtype=torch.uint8)
+    state = torch.get_rng_state()
+    runs = [
+        model.nll_terms(x, generator=torch.Generator().manual_seed(1), iwae_k=2, ais_steps=3)
+        for _ in range(2)
+    ]
+    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(runs[0]["nll_ais3"], runs[1]["nll_ais3"])
+    other = model.nll_terms(x, generator=torch.Generator().manual_seed(2), iwae_k=2, ais_steps=3)
+    assert not torch.equal(runs[0]["nll_ais3"], other["nll_ais3"])

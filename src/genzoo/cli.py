@@ -85,10 +85,10 @@ class SampleCommand:
     """Enlarge the PNG by this factor (nearest neighbour)."""
     device: str = "cpu"
     """Torch device to sample on: cpu, cuda, cuda:1, mps."""
-    sampler: Literal["naive", "fast"] | None = None
+    sampler: Literal["naive", "window"] | None = None
     """Autoregressive models: naive (a full forward pass per sub-pixel, the reference) or
-    fast (only each new pixel's receptive-field window; the same samples). Default: fast
-    where the model supports it (the convolutional ones), else naive."""
+    window (only each new pixel's receptive-field window; the same samples). Default:
+    window where the model supports it (the convolutional ones), else naive."""
     truncation: float | None = None
     """GANs: redraw every latent entry with |z| above this (the truncation trick, Brock et
     al. 2019): smaller values give more typical, less varied samples."""

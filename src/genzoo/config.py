@@ -1,11 +1,15 @@
-"""Typed, frozen configuration dataclasses: one place for every setting genzoo reads.
+"""Typed, frozen configuration dataclasses: the data's description, the training loop's
+settings, and the (de)serialisation every config shares.
 
 This module imports nothing heavy (no torch), so the command line can build its options
 from these classes and answer ``--help`` at once. The command line is generated from the
 fields and their docstrings by `tyro`; recipe files (TOML) give defaults that dotted
 command-line options override (``--model.hidden-channels 64``, ``--train.lr 3e-4``).
 
-Each model family adds its config class here and one line in :mod:`genzoo.registry`.
+Each model family's config lives beside its model, in a torch-free module
+``genzoo/models/<family>_config.py``, validates itself in ``__post_init__`` with the
+helpers below (raising :class:`genzoo.errors.ConfigError`), and is named in one line of
+:mod:`genzoo.registry`.
 """
 
 from __future__ import annotations
@@ -32,6 +36,11 @@ DataKind = Literal["8bit", "binary", "points"]
 @dataclass(frozen=True)
 class DataSpec:
     """What a model needs to know about its data; filled in from the dataset at train time.
+
+    It answers the questions the models ask of the data kind (:attr:`is_image`,
+    :attr:`is_binary`, :attr:`max_value`, :attr:`num_values`) and holds the one scaling from
+    data space to the networks' input (:meth:`to_unit`, :meth:`to_signed`), so no model
+    compares kind strings or writes the constants 255 / 256 itself.
 
     Attributes:
         image_shape: (C, H, W) for images, (2,) for 2-D points.
@@ -60,167 +69,96 @@ class DataSpec:
             out *= s
         return out
 
+    @property
+    def is_image(self) -> bool:
+        """Discrete images (8-bit or binary), as opposed to float points."""
+        return self.kind != "points"
 
-@dataclass(frozen=True)
-class PixelCNNConfig:
-    """PixelCNN (van den Oord, Kalchbrenner, Kavukcuoglu 2016, "Pixel Recurrent Neural
-    Networks", section 3.5 and figure 5): a 7x7 mask-A convolution, residual blocks of
-    1x1 / 3x3 mask-B / 1x1 convolutions, two 1x1 mask-B output layers, and a 256-way
-    softmax (8-bit data) or a Bernoulli (binary data) per sub-pixel."""
+    @property
+    def is_binary(self) -> bool:
+        """Binary images (values 0 and 1)."""
+        return self.kind == "binary"
 
-    hidden_channels: int = 64
-    """Channels h inside a residual block; the residual stream has 2h (paper: h=128 on CIFAR)."""
-    num_blocks: int = 7
-    """Number of residual blocks (paper: 15 on CIFAR-10, 7 layers for MNIST)."""
-    output_channels: int = 128
-    """Channels of the two 1x1 output layers (paper: 1024 on CIFAR-10)."""
-    conditional: bool = False
-    """Condition on the class label (a learned per-class bias in every block)."""
+    @property
+    def is_points(self) -> bool:
+        """Float vectors (the 2-D toy data), not images."""
+        return self.kind == "points"
 
+    @property
+    def max_value(self) -> int:
+        """The largest value of a sub-pixel: 255 (8-bit) or 1 (binary).
 
-@dataclass(frozen=True)
-class VAEConfig:
-    """Variational autoencoder (Kingma & Welling 2014) with the IWAE bound (Burda, Grosse,
-    Salakhutdinov 2016), beta-VAE (Higgins et al. 2017) and a class-conditional variant
-    (Sohn et al. 2015): Gaussian encoder q(z|x), standard normal prior, decoder p(x|z)."""
+        Raises:
+            UserInputError: for points, which have no discrete range.
+        """
+        if self.kind == "points":
+            raise UserInputError("2-D points are floats: they have no largest value")
+        return 1 if self.kind == "binary" else 255
 
-    latent_dim: int = 32
-    """Units of the latent z (the top layer with two stochastic layers; IWAE paper: 50)."""
-    architecture: Literal["mlp", "conv"] = "mlp"
-    """Encoder/decoder networks: mlp (tanh layers, as in the IWAE paper) or conv
-    (stride-2 ReLU convolutions, mirrored by upsampling ones)."""
-    hidden: int = 200
-    """Units of each MLP hidden layer (IWAE paper: 200), or base channels of the conv nets."""
-    hidden_layers: int = 2
-    """Deterministic hidden layers of each MLP (IWAE paper: 2); the conv nets have 2."""
-    decoder: Literal["auto", "bernoulli", "logistic", "categorical", "gaussian"] = "auto"
-    """p(x|z): bernoulli (binary data); for 8-bit data logistic (discretised logistic),
-    categorical (256-way softmax) or gaussian (on uniformly dequantised data: a bound on the
-    discrete likelihood); auto picks bernoulli or logistic."""
-    objective: Literal["elbo", "iwae"] = "elbo"
-    """Training objective: elbo (the VAE; with --model.k > 1 the mean of k ELBO estimates)
-    or iwae (the k-sample importance-weighted bound)."""
-    k: int = 1
-    """Samples of z per example in training (IWAE paper: 1, 5 or 50)."""
-    beta: float = 1.0
-    """Weight of the KL term (beta-VAE; 1 is the VAE). Only with --model.objective elbo."""
-    stochastic_layers: int = 1
-    """1, or 2 for x <- z1 <- z2 as in the IWAE paper's second architecture."""
-    lower_latent_dim: int = 100
-    """Units of the lower stochastic layer z1 when stochastic_layers is 2 (IWAE paper: 100)."""
-    conditional: bool = False
-    """Condition encoder and decoder on the class label (conditional VAE); the prior stays
-    N(0, I)."""
+    @property
+    def num_values(self) -> int:
+        """Values one sub-pixel takes: 256 (8-bit) or 2 (binary); images only."""
+        return self.max_value + 1
 
+    def to_unit(self, images: Any, dtype: Any = None) -> Any:
+        """Data-space images -> floats in [0, 1]: x / max_value (the VAE encoder's input).
 
-@dataclass(frozen=True)
-class PixelRNNConfig:
-    """PixelRNN (van den Oord, Kalchbrenner, Kavukcuoglu 2016, "Pixel Recurrent Neural
-    Networks", sections 3.1-3.4): a 7x7 mask-A convolution, recurrent layers (Row LSTM or
-    Diagonal BiLSTM) with residual connections, two 1x1 mask-B output layers, and a 256-way
-    softmax (8-bit data) or a Bernoulli (binary data) per sub-pixel."""
+        Args:
+            images: integer tensor (N, C, H, W) of values 0..max_value.
+            dtype: the floating dtype to compute in (a torch dtype; None: float32), so that
+                inputs follow a model's parameters (``model.dtype``).
+        """
+        return _as_float(images, dtype) / float(self.max_value)
 
-    cell: Literal["row-lstm", "diagonal-bilstm"] = "row-lstm"
-    """Recurrent layer: row-lstm (1x3 state-to-state over the previous row, a triangular
-    receptive field) or diagonal-bilstm (skewed 2x1 state-to-state, both directions: the
-    whole context)."""
-    hidden_channels: int = 32
-    """LSTM state channels h; the residual stream has 2h (paper: 128); divisible by the
-    colour channels."""
-    num_layers: int = 4
-    """Recurrent layers (paper: 12 on CIFAR-10, 7 on MNIST)."""
-    output_channels: int = 128
-    """Channels of the two 1x1 output layers (paper: 1024 on CIFAR-10)."""
-    conditional: bool = False
-    """Condition on the class label (a learned per-class bias on every layer's gates)."""
+    def to_signed(self, images: Any, dtype: Any = None) -> Any:
+        """Data-space images -> floats in [-1, 1]: 2 x / max_value - 1 (the autoregressive
+        networks', the GAN discriminator's and the discretised logistic's scale).
+
+        Args:
+            images: integer tensor of values 0..max_value, any shape.
+            dtype: as in :meth:`to_unit`.
+        """
+        return signed_scale(images, self.max_value, dtype)
 
 
-@dataclass(frozen=True)
-class GatedPixelCNNConfig:
-    """Gated PixelCNN (van den Oord et al. 2016, "Conditional Image Generation with PixelCNN
-    Decoders"): vertical and horizontal stacks (no blind spot), gated tanh x sigmoid units,
-    a class-conditional bias, and a 256-way softmax or a Bernoulli per sub-pixel."""
-
-    hidden_channels: int = 64
-    """Channels of both stacks (paper: 384 on CIFAR-10); divisible by the colour channels."""
-    num_layers: int = 8
-    """Gated layers: the first 7x7, the rest 3x3 (paper: 15 on CIFAR-10)."""
-    output_channels: int = 128
-    """Channels of the two 1x1 output layers."""
-    conditional: bool = False
-    """Condition on the class label (a learned per-class bias in both stacks' gates)."""
+def signed_scale(values: Any, max_value: int, dtype: Any = None) -> Any:
+    """Integer values 0..max_value -> floats 2 v / max_value - 1 in [-1, 1] (any shape);
+    the one definition of the [-1, 1] scale (used by :meth:`DataSpec.to_signed` and the
+    likelihoods of :mod:`genzoo.nn.likelihoods`)."""
+    return _as_float(values, dtype) * (2.0 / max_value) - 1.0
 
 
-@dataclass(frozen=True)
-class PixelCNNPPConfig:
-    """PixelCNN++ (Salimans et al. 2017): a discretised logistic mixture per pixel with
-    linear R -> G -> B dependence, down/up-sampling with shortcut connections, gated resnet
-    blocks with dropout, down- and down-right-shifted convolutions. 8-bit data only."""
-
-    filters: int = 32
-    """Channels of both streams (paper: 160 on CIFAR-10)."""
-    num_resnet: int = 2
-    """Gated resnet blocks per resolution (paper: 5); 3 resolutions."""
-    num_mixtures: int = 5
-    """Logistic components of each pixel's mixture (paper: 10)."""
-    dropout: float = 0.5
-    """Dropout probability inside every block (paper: 0.5 on CIFAR-10)."""
-    conditional: bool = False
-    """Condition on the class label (a learned per-class bias in every block's gate)."""
+def _as_float(values: Any, dtype: Any) -> Any:
+    # torch is not imported here (``--help`` stays fast): the tensor converts itself
+    return values.float() if dtype is None else values.to(dtype)
 
 
-@dataclass(frozen=True)
-class GANConfig:
-    """Generative adversarial network (Goodfellow et al. 2014): a generator G(z), z ~ N(0, I),
-    against a discriminator D, each with its own Adam optimizer, D updated every step and G
-    every n_critic-th step. DCGAN networks (Radford, Metz, Chintala 2016) for images, MLPs for
-    2-D toy data; the losses are those of genzoo.losses.gan."""
+# ---------------------------------------------------------------------------------------
+# Validation helpers of the model configs (``__post_init__``): neutral wording, the field
+# named by the error, so the command line can prefix its flag.
 
-    loss: Literal["minimax", "non-saturating", "wgan", "wgan-gp", "lsgan", "hinge"] = (
-        "non-saturating"
-    )
-    """minimax (the saturating game of Goodfellow et al.), non-saturating (G maximises
-    log D(G(z))), wgan (weight clipping, Arjovsky et al. 2017), wgan-gp (gradient penalty,
-    Gulrajani et al. 2017), lsgan (least squares, Mao et al. 2017) or hinge."""
-    n_critic: int = 1
-    """D (critic) updates per G update: G steps on every n_critic-th training step, so
-    --train.steps counts D updates (WGAN and WGAN-GP papers: 5)."""
-    latent_dim: int = 100
-    """Units of z ~ N(0, I) (DCGAN: 100)."""
-    architecture: Literal["auto", "dcgan", "mlp"] = "auto"
-    """Networks: dcgan (strided convolutions, batch norm in G) or mlp (fully connected);
-    auto picks mlp for 2-D points and dcgan for images."""
-    width: int = 64
-    """DCGAN: channels of G's last and D's first convolution, doubled at each other
-    resolution (DCGAN's 64x64 net: 128). MLP: units of each hidden layer."""
-    hidden_layers: int = 3
-    """Hidden layers of each MLP (Gulrajani et al.'s toy nets: 3); unused by dcgan."""
-    conditional: bool = False
-    """Condition G and D on the class label (Mirza and Osindero 2014): a one-hot label
-    concatenated to z in G; in D see conditioning."""
-    conditioning: Literal["projection", "concat"] = "projection"
-    """How a conditional D reads the label: projection (an inner product of a class
-    embedding with D's features, Miyato and Koyama 2018) or concat (one-hot label maps
-    concatenated to D's input, Mirza and Osindero 2014)."""
-    spectral_norm: bool = False
-    """Spectral normalisation of every D layer (Miyato et al. 2018)."""
-    r1: float = 0.0
-    """Weight gamma of the R1 penalty gamma/2 E||grad_x D(x)||^2 on real data (Mescheder
-    et al. 2018; 0 disables; their image experiments: 10)."""
-    gp_weight: float = 10.0
-    """lambda of WGAN-GP's gradient penalty (paper: 10)."""
-    clip_value: float = 0.01
-    """c of WGAN's weight clipping to [-c, c] (paper: 0.01); used by loss wgan only."""
-    d_norm: Literal["auto", "batch", "layer", "none"] = "auto"
-    """Normalisation between D's convolutions: batch (DCGAN), layer (over C, H, W; what
-    WGAN-GP uses, since a penalty per sample needs a critic without batch coupling) or
-    none; auto: none with spectral_norm or mlp, layer with wgan-gp or r1, else batch."""
-    lr_g: float | None = None
-    """Adam learning rate of G (None: --train.lr; DCGAN: 2e-4)."""
-    lr_d: float | None = None
-    """Adam learning rate of D (None: --train.lr; DCGAN: 2e-4)."""
-    betas: tuple[float, float] = (0.5, 0.999)
-    """Adam's (beta1, beta2) for both players (DCGAN: 0.5, 0.999; WGAN-GP: 0.0, 0.9)."""
+
+def check_positive(config: Any, *fields: str) -> None:
+    """Raise ConfigError unless every named field is > 0."""
+    for name in fields:
+        value = getattr(config, name)
+        if value <= 0:
+            raise ConfigError(name, f"must be positive, got {value}")
+
+
+def check_non_negative(config: Any, *fields: str) -> None:
+    """Raise ConfigError unless every named field is >= 0."""
+    for name in fields:
+        value = getattr(config, name)
+        if value < 0:
+            raise ConfigError(name, f"must be >= 0, got {value}")
+
+
+def check_choice(config: Any, name: str, choices: tuple[Any, ...]) -> None:
+    """Raise ConfigError unless field ``name`` is one of ``choices``."""
+    value = getattr(config, name)
+    if value not in choices:
+        raise ConfigError(name, f"must be one of {', '.join(map(str, choices))}; got {value!r}")
 
 
 @dataclass(frozen=True)

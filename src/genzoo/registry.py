@@ -1,8 +1,9 @@
 """The one name registry: model name -> (config class, model class).
 
-The command line, checkpoints and the test suite all read this table. Model classes are
-named as ``"module:Class"`` strings and imported only when a model is built, so that
-listing models or printing ``--help`` does not import torch.
+The command line, checkpoints and the test suite all read this table. Config classes come
+from the torch-free ``genzoo/models/<family>_config.py`` modules; model classes are named as
+``"module:Class"`` strings and imported only when a model is built, so that listing models
+or printing ``--help`` does not import torch.
 """
 
 from __future__ import annotations
@@ -11,17 +12,14 @@ import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from genzoo.config import (
-    DataSpec,
-    GANConfig,
-    GatedPixelCNNConfig,
-    PixelCNNConfig,
-    PixelCNNPPConfig,
-    PixelRNNConfig,
-    VAEConfig,
-    from_dict,
-)
-from genzoo.errors import UserInputError
+from genzoo.config import DataSpec, from_dict
+from genzoo.errors import ConfigError, UserInputError
+from genzoo.models.gan_config import GANConfig
+from genzoo.models.gated_pixelcnn_config import GatedPixelCNNConfig
+from genzoo.models.pixelcnn_config import PixelCNNConfig
+from genzoo.models.pixelcnn_pp_config import PixelCNNPPConfig
+from genzoo.models.pixelrnn_config import PixelRNNConfig
+from genzoo.models.vae_config import VAEConfig
 
 if TYPE_CHECKING:
     from genzoo.models.base import GenerativeModel
@@ -33,7 +31,7 @@ class ModelEntry:
 
     Attributes:
         name: the name users type (``genzoo train NAME``).
-        config_class: its frozen config dataclass (in :mod:`genzoo.config`).
+        config_class: its frozen config dataclass (``genzoo.models.<family>_config``).
         target: ``"module:Class"`` of the model, imported lazily.
         summary: one line for listings.
         data_kinds: the data kinds the model accepts.
@@ -133,7 +131,11 @@ def create_model(
     """
     entry = get_entry(name)
     if config is None:
-        config = from_dict(entry.config_class, overrides, where=f"model {name!r}")
+        try:
+            config = from_dict(entry.config_class, overrides, where=f"model {name!r}")
+        except ConfigError as e:  # name the keyword as the command line spells it, too
+            flag = "--model." + e.field.replace("_", "-")
+            raise ConfigError(e.field, f"{e.message} ({flag})") from None
     elif overrides:
         raise UserInputError("pass either config= or field overrides to create_model, not both")
     if not isinstance(config, entry.config_class):

@@ -2,71 +2,98 @@
 
 p(x) = prod_i p(x_i | x_<i) over the sub-pixels in raster order (rows, then columns, then
 R -> G -> B), so the log-likelihood is exact: a sum of per-sub-pixel log-probabilities
-(van den Oord et al. 2016, eq. 1-2). A subclass only provides :meth:`logits`, a causal
-network from images to per-sub-pixel distribution parameters; this class turns them into
-the loss, the exact ``log_prob``, and the raster-order sampler (also used for completion).
+(van den Oord et al. 2016, eq. 1-2). A subclass provides its causal network (``forward``,
+from images on the [-1, 1] scale to the parameters of every sub-pixel's conditional) and,
+if not the default, its output likelihood; this class turns them into the loss, the exact
+``log_prob``, and the raster-order samplers (also used for completion).
 
-Output distributions (the defaults of the two per-sub-pixel hooks below):
-    8-bit data: a 256-way softmax per sub-pixel (logits of shape N x C x 256 x H x W).
-    binary data: a Bernoulli per sub-pixel (logits of shape N x C x H x W).
-
-A family with another output distribution (PixelCNN++'s discretised logistic mixture)
-overrides the hooks :meth:`AutoregressiveModel.log_prob_from_output` (the exact log p(x)
-from the network output) and :meth:`AutoregressiveModel.draw_subpixel` (one draw of one
-sub-pixel given the network output and the sub-pixels before it); the loss, ``log_prob``
-and both samplers stay here.
+Output likelihoods (:mod:`genzoo.nn.likelihoods`, held as ``self.likelihood``):
+    8-bit data: a 256-way softmax per sub-pixel (network output N x C x 256 x H x W).
+    binary data: a Bernoulli per sub-pixel (network output N x C x 1 x H x W).
+A family with another output distribution sets ``self.likelihood`` to it (PixelCNN++: the
+discretised logistic mixture, output N x P x H x W); the loss, ``log_prob`` and both
+samplers stay here.
 
 Samplers: ``sampler="naive"`` is the reference (a full forward pass per sub-pixel);
-``sampler="fast"`` (:mod:`genzoo.sampling.cached`, Ramachandran et al. 2017) evaluates
-only the receptive-field window of each new pixel, for networks that declare one via
-:meth:`AutoregressiveModel.receptive_field`, and draws the same samples.
+``sampler="window"`` (:func:`genzoo.models.windowed_sampling.sample_windowed`, after
+Ramachandran et al. 2017) evaluates only the receptive-field window of each new pixel, for
+networks that declare one via :meth:`AutoregressiveModel.receptive_field`, and draws the
+same samples. Both reach the model through the public methods of
+:class:`genzoo.models.windowed_sampling.WindowSampleable`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from genzoo.config import DataSpec
 from genzoo.errors import UserInputError
 from genzoo.models.base import GenerativeModel
+from genzoo.models.windowed_sampling import sample_windowed
+from genzoo.nn.likelihoods import (
+    AutoregressiveLikelihood,
+    Bernoulli,
+    Categorical,
+    FactorisedLikelihood,
+)
+from genzoo.nn.receptive_field import ReceptiveField
 
-if TYPE_CHECKING:
-    from genzoo.sampling.cached import ReceptiveField
-
-SAMPLERS = ("naive", "fast")
+SAMPLERS = ("naive", "window")
+"""The raster samplers: "naive" (whole image per sub-pixel), "window" (receptive field)."""
 
 
 class AutoregressiveModel(GenerativeModel):
-    """Base class: exact likelihood and sequential sampling from a causal network."""
+    """Base class: exact likelihood and sequential sampling from a causal network.
+
+    Attributes:
+        likelihood: the output likelihood of every sub-pixel given the ones before it
+            (:class:`genzoo.nn.likelihoods.Categorical` for 8-bit data,
+            :class:`genzoo.nn.likelihoods.Bernoulli` for binary data, unless the family
+            sets another): its ``log_prob`` scores the network output and its ``draw_at``
+            draws one sub-pixel for both samplers.
+    """
 
     density = "exact"
     can_complete = True
     sample_options = ("sampler",)
     output_sees_current_pixel: ClassVar[bool] = True
     """False when the network output at a pixel ignores every channel of that pixel (the
-    channel dependence lives in the output distribution, as in PixelCNN++); the fast sampler
-    then evaluates the network once per pixel instead of once per sub-pixel."""
+    channel dependence lives in the output distribution, as in PixelCNN++); the window
+    sampler then evaluates the network once per pixel instead of once per sub-pixel."""
 
     def __init__(self, config: Any, data: DataSpec) -> None:
         super().__init__(config, data)
-        if len(data.image_shape) != 3:
+        if len(data.image_shape) != 3 or not data.is_image:
             raise UserInputError(
-                f"{type(self).__name__} models images (C, H, W), not {data.image_shape}"
+                f"{type(self).__name__} models images (C, H, W), not {data.kind} {data.image_shape}"
+            )
+        self.likelihood: AutoregressiveLikelihood = Bernoulli() if data.is_binary else Categorical()
+
+    def check_divides_colours(self, field: str, channels: int, why: str = "") -> None:
+        """Raise UserInputError unless ``channels`` (config field ``field``) is divisible by
+        the image's colour channels, as masked layers with colour groups need."""
+        c = self.data.image_shape[0]
+        if channels % c:
+            raise UserInputError(
+                f"{field}={channels} must be divisible by the {c} colour channels{why}"
             )
 
     @property
-    def num_values(self) -> int:
-        """Values one sub-pixel takes: 256 for 8-bit data, 2 for binary."""
-        return 256 if self.data.kind == "8bit" else 2
+    def params_per_subpixel(self) -> int:
+        """K, the output parameters per sub-pixel of a factorised likelihood (the width of
+        the output head: 256 for 8-bit data, 1 for binary)."""
+        likelihood = self.likelihood
+        if not isinstance(likelihood, FactorisedLikelihood):
+            raise TypeError(f"{type(likelihood).__name__} is not a per-sub-pixel likelihood")
+        return likelihood.num_params
 
     def preprocess(self, images: Tensor) -> Tensor:
-        """uint8/long data-space images (N, C, H, W) -> floats in [-1, 1] for the network."""
-        top = 255.0 if self.data.kind == "8bit" else 1.0
-        return images.float() * (2.0 / top) - 1.0
+        """uint8/long data-space images (N, C, H, W) -> the network's input: floats in
+        [-1, 1], in the parameters' dtype."""
+        return self.data.to_signed(images, self.dtype)
 
     def logits(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         """Distribution parameters of every sub-pixel given the ones before it.
@@ -76,13 +103,18 @@ class AutoregressiveModel(GenerativeModel):
             labels: class labels (N,) for conditional models.
 
         Returns:
-            By default (N, C, 256, H, W) logits for 8-bit data, (N, C, H, W) logits for
-            binary data; a family that overrides the two hooks below may return any layout
-            they read (PixelCNN++: mixture parameters, (N, P, H, W)).
+            The network output: (N, C, K, H, W) for a factorised likelihood (K = 256
+            logits for 8-bit data, 1 for binary), or the layout the family's likelihood
+            reads (PixelCNN++: mixture parameters, (N, P, H, W)).
         """
-        raise NotImplementedError
+        return self(x, labels)
 
-    # -- per-sub-pixel hooks (override both for another output distribution) ---------------
+    # -- the public per-sub-pixel protocol (both samplers; see WindowSampleable) ---------
+    # (the draw of one sub-pixel is ``self.likelihood.draw_at``)
+
+    def subpixel_params(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
+        """:meth:`logits` of long data-space images (N, C, H', W'), any H', W'."""
+        return self.logits(self.preprocess(images), labels)
 
     def log_prob_from_output(self, out: Tensor, images: Tensor) -> Tensor:
         """Exact log p(x) in nats per example, (N,), from the network output ``out``.
@@ -91,42 +123,7 @@ class AutoregressiveModel(GenerativeModel):
             out: :meth:`logits` of the preprocessed ``images``.
             images: the data-space images (N, C, H, W), integer values.
         """
-        if self.data.kind == "8bit":
-            # out (N, C, 256, H, W); pick the log-probability of the observed value
-            logp = F.log_softmax(out, dim=2)
-            logp = logp.gather(2, images.long().unsqueeze(2)).squeeze(2)  # (N, C, H, W)
-        else:
-            logp = -F.binary_cross_entropy_with_logits(
-                out, images.float(), reduction="none"
-            )  # (N, C, H, W)
-        return logp.flatten(1).sum(1)
-
-    def draw_subpixel(
-        self,
-        out: Tensor,
-        x: Tensor,
-        i: int,
-        j: int,
-        c: int,
-        generator: torch.Generator | None,
-    ) -> Tensor:
-        """Draw sub-pixel (i, j, c) of every image from its conditional distribution.
-
-        Args:
-            out: :meth:`logits` of ``x`` (or of a window of the image holding (i, j)).
-            x: the data-space images (N, C, H', W') as long, in the same frame as ``out``;
-                every sub-pixel before (i, j, c) is already drawn.
-            i, j, c: row, column and channel of the sub-pixel, in that frame.
-            generator: the random generator of the draws.
-
-        Returns:
-            the drawn values, long (N,).
-        """
-        if self.data.kind == "8bit":
-            probs = F.softmax(out[:, c, :, i, j], dim=1)  # (N, 256)
-            return torch.multinomial(probs, 1, generator=generator).squeeze(1)
-        probs = torch.sigmoid(out[:, c, i, j])  # (N,)
-        return torch.bernoulli(probs, generator=generator).long()
+        return self.likelihood.log_prob(images, out).flatten(1).sum(1)
 
     def conditional_params(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         """Parameters of each sub-pixel's conditional, differentiable in ``x``: (N, C, P, H, W).
@@ -135,26 +132,24 @@ class AutoregressiveModel(GenerativeModel):
         (for causality checks by gradients). By default the logits, with P = 256 (8-bit)
         or 1 (binary).
         """
-        out = self.logits(x, labels)
-        return out if self.data.kind == "8bit" else out.unsqueeze(2)
+        return self.logits(x, labels)
 
     def receptive_field(self) -> ReceptiveField | None:
         """The window of input pixels that can reach an output pixel, or None (unbounded,
-        e.g. recurrent networks): enables ``sampler="fast"``. Convolutional families declare
-        it; a test checks the declaration against gradients."""
+        e.g. recurrent networks): enables ``sampler="window"``. Convolutional families
+        declare it; a test checks the declaration against gradients."""
         return None
 
     @property
-    def supports_fast_sampling(self) -> bool:
-        """Whether ``sample(..., sampler="fast")`` applies to this network."""
+    def supports_window_sampling(self) -> bool:
+        """Whether ``sample(..., sampler="window")`` applies to this network."""
         return self.receptive_field() is not None
 
     def log_prob(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
         """Exact log p(x) in nats per example, (N,)."""
         images = self.check_images(images)
         labels = self.check_labels(labels, images.shape[0])
-        out = self.logits(self.preprocess(images), labels)
-        return self.log_prob_from_output(out, images)
+        return self.log_prob_from_output(self.subpixel_params(images, labels), images)
 
     def loss(self, images: Tensor, labels: Tensor | None = None) -> dict[str, Tensor]:
         """Mean NLL in nats per dimension (what is minimised) plus nats/image and bits/dim."""
@@ -180,12 +175,12 @@ class AutoregressiveModel(GenerativeModel):
         """Sample in raster order, sub-pixel by sub-pixel (R -> G -> B within a pixel).
 
         ``sampler="naive"`` is the reference: H*W*C full forward passes.
-        ``sampler="fast"`` evaluates only the receptive-field window of each new pixel
-        (:func:`genzoo.sampling.cached.sample_windowed`) and makes the same draws from the
-        same generator, so it returns the same images; it is the default where the network
-        declares a :meth:`receptive_field`. Both double as the completion sampler: the first
-        ``num_known`` pixels (raster order) are copied from ``prefix`` and only the rest are
-        drawn. The network runs in eval mode (dropout off) while sampling.
+        ``sampler="window"`` evaluates only the receptive-field window of each new pixel
+        (:func:`genzoo.models.windowed_sampling.sample_windowed`) and makes the same draws
+        from the same generator, so it returns the same images; it is the default where the
+        network declares a :meth:`receptive_field`. Both double as the completion sampler:
+        the first ``num_known`` pixels (raster order) are copied from ``prefix`` and only
+        the rest are drawn. The network runs in eval mode (dropout off) while sampling.
 
         Args:
             n: number of images.
@@ -193,7 +188,7 @@ class AutoregressiveModel(GenerativeModel):
             generator: a torch.Generator on the model's device, for reproducible draws.
             prefix: uint8 images (n, C, H, W) whose first ``num_known`` pixels are kept.
             num_known: pixels (not sub-pixels) given, counted in raster order.
-            sampler: "naive", "fast", or None for "fast" where it applies, else "naive".
+            sampler: "naive", "window", or None for "window" where it applies, else "naive".
 
         Returns:
             uint8 images, (n, C, H, W).
@@ -201,7 +196,7 @@ class AutoregressiveModel(GenerativeModel):
         if n <= 0:
             raise UserInputError(f"number of samples must be positive, got {n}")
         c_, h_, w_ = self.data.image_shape
-        device = next(self.parameters()).device
+        device = self.device
         labels = self.check_labels(labels, n)
         labels = labels.to(device) if labels is not None else None
         x = torch.zeros(n, c_, h_, w_, dtype=torch.long, device=device)
@@ -215,30 +210,28 @@ class AutoregressiveModel(GenerativeModel):
         was_training = self.training
         self.eval()
         try:
-            if sampler == "fast":
-                from genzoo.sampling.cached import sample_windowed
-
+            if sampler == "window":
                 sample_windowed(self, x, labels, generator, num_known)
             else:
                 for pos in range(num_known, h_ * w_):
                     i, j = divmod(pos, w_)
                     for c in range(c_):
-                        out = self.logits(self.preprocess(x), labels)
-                        x[:, c, i, j] = self.draw_subpixel(out, x, i, j, c, generator)
+                        out = self.subpixel_params(x, labels)
+                        x[:, c, i, j] = self.likelihood.draw_at(out, x, i, j, c, generator)
         finally:
             self.train(was_training)
         return x.to(torch.uint8)
 
     def resolve_sampler(self, sampler: str | None) -> str:
-        """``sampler`` checked, or the default: "fast" where it applies, else "naive"."""
+        """``sampler`` checked, or the default: "window" where it applies, else "naive"."""
         if sampler is None:
-            return "fast" if self.supports_fast_sampling else "naive"
+            return "window" if self.supports_window_sampling else "naive"
         if sampler not in SAMPLERS:
             raise UserInputError(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}")
-        if sampler == "fast" and not self.supports_fast_sampling:
+        if sampler == "window" and not self.supports_window_sampling:
             raise UserInputError(
-                f"{type(self).__name__} has no fast sampler (its receptive field is unbounded); "
-                "use --sampler naive"
+                f"{type(self).__name__} has no window sampler (its receptive field is "
+                "unbounded); use --sampler naive"
             )
         return sampler
 

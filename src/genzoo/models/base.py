@@ -101,6 +101,13 @@ class GenerativeModel(nn.Module):
         return bool(getattr(self.config, "conditional", False))
 
     @property
+    def label_classes(self) -> int:
+        """Classes the model conditions on: the data's ``num_classes`` for a conditional
+        model, 0 for an unconditional one (the width of its one-hot labels, or of its
+        per-class biases)."""
+        return int(self.data.num_classes or 0) if self.conditional else 0
+
+    @property
     def log_prob_is_bound(self) -> bool:
         """Whether ``log_prob`` is a lower bound or an estimate rather than exact."""
         return self.density in ("bound", "estimate")
@@ -202,18 +209,18 @@ class GenerativeModel(nn.Module):
                 f"images of shape {tuple(images.shape)} do not fit this model, which expects "
                 f"(N, {', '.join(map(str, shape))}); resize or pick a model trained on this data"
             )
-        if self.data.kind in ("8bit", "binary"):
+        if self.data.is_image:
             if images.dtype.is_floating_point or images.dtype == torch.bool:
                 raise UserInputError(
                     f"images must be integer tensors (uint8) in data space, got {images.dtype}; "
                     "pass the dataset's uint8 images, not normalised floats"
                 )
-            hi = 255 if self.data.kind == "8bit" else 1
+            hi = self.data.max_value
             if images.numel() and (int(images.min()) < 0 or int(images.max()) > hi):
                 raise UserInputError(
                     f"{self.data.kind} images must lie in [0, {hi}], got "
                     f"[{int(images.min())}, {int(images.max())}]"
-                    + ("; binarise them first" if hi == 1 else "")
+                    + ("; binarise them first" if self.data.is_binary else "")
                 )
         return images
 

@@ -53,10 +53,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from genzoo.config import DataSpec, GANConfig, TrainConfig
+from genzoo.config import DataSpec, TrainConfig
 from genzoo.errors import NoDensityError, UserInputError
 from genzoo.losses import gan as losses
 from genzoo.models.base import GenerativeModel, StepContext
+from genzoo.models.gan_config import GANConfig
 from genzoo.nn.gan_nets import (
     DCGANFeatures,
     DCGANGenerator,
@@ -65,6 +66,7 @@ from genzoo.nn.gan_nets import (
     MLPGenerator,
     add_spectral_norm_,
 )
+from genzoo.nn.likelihoods import signed_to_8bit
 
 LATENT_CHUNK = 256
 """Latent codes are drawn in blocks of this many rows, so that code i of a seeded draw
@@ -82,7 +84,7 @@ class GAN(GenerativeModel):
     """Generator and discriminator of one adversarial game; see the module docstring.
 
     Args:
-        config: :class:`genzoo.config.GANConfig`.
+        config: :class:`genzoo.models.gan_config.GANConfig`.
         data: shape (C, H, W) or (2,), kind ("8bit", "binary" or "points"), classes.
 
     Example:
@@ -99,32 +101,16 @@ class GAN(GenerativeModel):
     def __init__(self, config: GANConfig, data: DataSpec) -> None:
         super().__init__(config, data)
         self.loss_name = losses.check_loss_name(config.loss)
-        for field in ("n_critic", "latent_dim", "width"):
-            if getattr(config, field) <= 0:
-                raise UserInputError(f"--model.{field.replace('_', '-')} must be positive")
-        for field in ("hidden_layers", "r1", "gp_weight", "clip_value"):
-            if getattr(config, field) < 0:
-                raise UserInputError(f"--model.{field.replace('_', '-')} must be >= 0")
-        for field in ("lr_g", "lr_d"):
-            value = getattr(config, field)
-            if value is not None and value <= 0:
-                raise UserInputError(f"--model.{field.replace('_', '-')} must be positive")
-        if len(config.betas) != 2 or not all(0.0 <= b < 1.0 for b in config.betas):
-            raise UserInputError(f"--model.betas must be two numbers in [0, 1), got {config.betas}")
-        if config.conditioning not in ("projection", "concat"):
-            raise UserInputError(
-                f"unknown conditioning {config.conditioning!r}; use projection or concat"
-            )
         self.architecture = self._resolve_architecture(config.architecture, data)
         self.d_norm = self._resolve_norm(config, self.architecture)
         self.latent_dim = config.latent_dim
-        self.num_cond = int(data.num_classes or 0) if config.conditional else 0
+        self.num_cond = self.label_classes
         k = self.num_cond
         concat_k = k if config.conditioning == "concat" else 0
         g_in = config.latent_dim + k
         if self.architecture == "mlp":
             self.generator: torch.nn.Module = MLPGenerator(
-                g_in, data.image_shape, config.width, config.hidden_layers, data.kind != "points"
+                g_in, data.image_shape, config.width, config.hidden_layers, data.is_image
             )
             body: torch.nn.Module = MLPFeatures(
                 data.num_dims + concat_k, config.width, config.hidden_layers
@@ -140,9 +126,7 @@ class GAN(GenerativeModel):
     @staticmethod
     def _resolve_architecture(architecture: str, data: DataSpec) -> str:
         if architecture == "auto":
-            return "mlp" if data.kind == "points" else "dcgan"
-        if architecture not in ("dcgan", "mlp"):
-            raise UserInputError(f"unknown architecture {architecture!r}; use dcgan, mlp or auto")
+            return "mlp" if data.is_points else "dcgan"
         if architecture == "dcgan" and len(data.image_shape) != 3:
             raise UserInputError(
                 f"the dcgan networks take images (C, H, W), not {data.image_shape}; "
@@ -152,8 +136,6 @@ class GAN(GenerativeModel):
 
     @staticmethod
     def _resolve_norm(config: GANConfig, architecture: str) -> str:
-        if config.d_norm not in ("auto", "batch", "layer", "none"):
-            raise UserInputError(f"unknown d_norm {config.d_norm!r}; use batch, layer or none")
         if config.d_norm != "auto":
             return config.d_norm
         if config.spectral_norm or architecture == "mlp":
@@ -165,19 +147,17 @@ class GAN(GenerativeModel):
     def to_model_space(self, images: Tensor) -> Tensor:
         """Checked data-space examples -> D's input: [-1, 1] for images, points as floats."""
         images = self.check_images(images)
-        if self.data.kind == "8bit":
-            return images.float() / 127.5 - 1.0
-        if self.data.kind == "binary":
-            return images.float() * 2.0 - 1.0
-        return images.float()
+        if self.data.is_image:
+            return self.data.to_signed(images, self.dtype)
+        return images.to(self.dtype)
 
     def to_data_space(self, y: Tensor) -> Tensor:
         """G's output -> data space: uint8 images (rounded, or thresholded at 0 for binary
         data), or float points."""
-        if self.data.kind == "8bit":
-            return torch.round((y + 1.0) * 127.5).clamp(0, 255).to(torch.uint8)
-        if self.data.kind == "binary":
+        if self.data.is_binary:
             return (y > 0).to(torch.uint8)
+        if self.data.is_image:
+            return signed_to_8bit(y)
         return y
 
     # -- networks --------------------------------------------------------------------------
@@ -212,9 +192,11 @@ class GAN(GenerativeModel):
         """
         if n <= 0:
             raise UserInputError(f"number of samples must be positive, got {n}")
-        device = self.device
+        device, dtype = self.device, self.dtype
         blocks = [
-            torch.randn(LATENT_CHUNK, self.latent_dim, generator=generator, device=device)
+            torch.randn(
+                LATENT_CHUNK, self.latent_dim, generator=generator, device=device, dtype=dtype
+            )
             for _ in range(0, n, LATENT_CHUNK)
         ]
         z = torch.cat(blocks)[:n]  # (n, L)
@@ -223,7 +205,9 @@ class GAN(GenerativeModel):
                 raise UserInputError(f"--truncation must be positive, got {truncation}")
             bad = z.abs() > truncation
             while bool(bad.any()):
-                z[bad] = torch.randn(int(bad.sum()), generator=generator, device=device)
+                z[bad] = torch.randn(
+                    int(bad.sum()), generator=generator, device=device, dtype=dtype
+                )
                 bad = z.abs() > truncation
         return z
 
@@ -243,7 +227,7 @@ class GAN(GenerativeModel):
         x = self.to_model_space(images)  # (N, *shape)
         labels = self.check_labels(labels, x.shape[0])
         with torch.no_grad():
-            z = torch.randn(x.shape[0], self.latent_dim, device=x.device)  # (N, L)
+            z = torch.randn(x.shape[0], self.latent_dim, device=x.device, dtype=x.dtype)
             fake = self(z, labels)  # (N, *shape), no graph into G
         if cfg.r1 > 0:
             x = x.detach().requires_grad_(True)
@@ -275,7 +259,7 @@ class GAN(GenerativeModel):
         """G's loss on n fresh samples: ``loss`` (with its graph through D into G) and
         ``g_loss`` (detached)."""
         labels = self.check_labels(labels, n)
-        z = torch.randn(n, self.latent_dim, device=next(self.parameters()).device)  # (n, L)
+        z = torch.randn(n, self.latent_dim, device=self.device, dtype=self.dtype)  # (n, L)
         fake_logits = self.critic(self(z, labels), labels)  # (n,)
         loss = losses.generator_loss(self.loss_name, fake_logits)
         return {"loss": loss, "g_loss": loss.detach()}
@@ -339,8 +323,8 @@ class GAN(GenerativeModel):
                 f"latent codes must have shape (N, {self.latent_dim}), got {tuple(z.shape)}"
             )
         labels = self.check_labels(labels, z.shape[0])
-        device = next(self.parameters()).device
-        z = z.to(device=device, dtype=torch.float32)
+        device = self.device
+        z = z.to(device=device, dtype=self.dtype)
         labels = None if labels is None else labels.to(device)
         return self.to_data_space(self(z, labels))
 

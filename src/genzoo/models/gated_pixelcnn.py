@@ -31,12 +31,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genzoo.config import DataSpec, GatedPixelCNNConfig
-from genzoo.errors import UserInputError
+from genzoo.config import DataSpec
 from genzoo.models.autoregressive import AutoregressiveModel
+from genzoo.models.gated_pixelcnn_config import GatedPixelCNNConfig
 from genzoo.nn.causal import MaskedRowConv2d, down_shift, grouped_gates
-from genzoo.nn.masked import MaskedConv2d
-from genzoo.sampling.cached import ReceptiveField
+from genzoo.nn.conditioning import add_class_bias, class_bias
+from genzoo.nn.masked import MaskedConv2d, MaskedOutputHead
+from genzoo.nn.receptive_field import ReceptiveField
 
 FIRST_KERNEL = 7
 KERNEL = 3
@@ -77,16 +78,15 @@ class GatedLayer(nn.Module):
         mask = "A" if first else "B"
         self.h_conv = MaskedRowConv2d(in_channels, 2 * hidden, k, mask, color_channels)
         self.h_out = MaskedConv2d(hidden, hidden, 1, "B", color_channels)
-        self.v_bias = nn.Embedding(num_classes, 2 * hidden) if num_classes else None
-        self.h_bias = nn.Embedding(num_classes, 2 * hidden) if num_classes else None
+        self.v_bias = class_bias(num_classes, 2 * hidden)
+        self.h_bias = class_bias(num_classes, 2 * hidden)
 
     def forward(self, v: Tensor, h: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor]:
         k = self.k
         v_pre = self.v_conv(F.pad(v, (k // 2, k // 2, k // 2, 0)))  # (N, 2h, H, W): rows <= i
         h_pre = self.h_conv(h) + self.v_to_h(down_shift(v_pre))  # rows above + row i left
-        if self.v_bias is not None and self.h_bias is not None and labels is not None:
-            v_pre = v_pre + self.v_bias(labels)[:, :, None, None]
-            h_pre = h_pre + self.h_bias(labels)[:, :, None, None]
+        v_pre = add_class_bias(v_pre, self.v_bias, labels)
+        h_pre = add_class_bias(h_pre, self.h_bias, labels)
         v_out = gate(v_pre, 1)  # (N, h, H, W); the vertical stack needs no colour groups
         h_out = self.h_out(gate(h_pre, self.groups))  # (N, h, H, W)
         return v_out, h_out if self.first else h + h_out
@@ -96,7 +96,8 @@ class GatedPixelCNN(AutoregressiveModel):
     """Gated PixelCNN with exact likelihood; see the module docstring for paper and deviations.
 
     Args:
-        config: sizes and options (:class:`genzoo.config.GatedPixelCNNConfig`).
+        config: sizes and options
+            (:class:`genzoo.models.gated_pixelcnn_config.GatedPixelCNNConfig`).
         data: image shape (C, H, W), kind ("8bit" or "binary") and number of classes.
     """
 
@@ -106,40 +107,22 @@ class GatedPixelCNN(AutoregressiveModel):
         super().__init__(config, data)
         c = data.image_shape[0]
         h = config.hidden_channels
-        if min(h, config.output_channels, config.num_layers) <= 0:
-            raise UserInputError("hidden_channels, output_channels and num_layers must be > 0")
-        if h % c:
-            raise UserInputError(
-                f"hidden_channels={h} must be divisible by the {c} colour channels"
-            )
-        num_classes = data.num_classes if config.conditional else None
-        out_per_channel = 256 if data.kind == "8bit" else 1
+        self.check_divides_colours("hidden_channels", h)
+        num_classes = self.label_classes
         self.layers = nn.ModuleList(
             GatedLayer(
                 c if n == 0 else h, h, FIRST_KERNEL if n == 0 else KERNEL, c, n == 0, num_classes
             )
             for n in range(config.num_layers)
         )
-        self.head = nn.Sequential(
-            nn.ReLU(),
-            MaskedConv2d(h, config.output_channels, 1, "B", c),
-            nn.ReLU(),
-            MaskedConv2d(config.output_channels, c * out_per_channel, 1, "B", c),
-        )
+        self.head = MaskedOutputHead(h, config.output_channels, c, self.params_per_subpixel)
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
-        """The network: (N, C, H, W) in [-1, 1] -> (N, C * K, H, W) raw outputs."""
+        """The network: (N, C, H, W) in [-1, 1] -> (N, C, K, H, W) sub-pixel parameters."""
         v, h = x, x
         for layer in self.layers:
             v, h = layer(v, h, labels)
         return self.head(h)
-
-    def logits(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
-        n, c, hh, ww = x.shape
-        out = self(x, labels)  # (N, C*K, H, W), channel-major
-        if self.data.kind == "8bit":
-            return out.view(n, c, 256, hh, ww)
-        return out  # (N, C, H, W)
 
     def receptive_field(self) -> ReceptiveField:
         # vertical stack: k//2 rows up and k//2 columns each side per layer, plus the shift

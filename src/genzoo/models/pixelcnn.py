@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from genzoo.config import DataSpec, PixelCNNConfig
-from genzoo.errors import UserInputError
+from genzoo.config import DataSpec
 from genzoo.models.autoregressive import AutoregressiveModel
-from genzoo.nn.masked import MaskedConv2d
-from genzoo.sampling.cached import ReceptiveField
+from genzoo.models.pixelcnn_config import PixelCNNConfig
+from genzoo.nn.conditioning import add_class_bias, class_bias
+from genzoo.nn.masked import MaskedConv2d, MaskedOutputHead
+from genzoo.nn.receptive_field import ReceptiveField
 
 
 class ResidualBlock(nn.Module):
@@ -40,14 +41,13 @@ class ResidualBlock(nn.Module):
         self.reduce = MaskedConv2d(2 * h, h, 1, "B", color_channels)
         self.conv = MaskedConv2d(h, h, 3, "B", color_channels)
         self.expand = MaskedConv2d(h, 2 * h, 1, "B", color_channels)
-        self.class_bias = nn.Embedding(num_classes, h) if num_classes else None
+        self.class_bias = class_bias(num_classes, h)
         self.act = nn.ReLU()
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         # x: (N, 2h, H, W) -> (N, 2h, H, W)
         y = self.conv(self.act(self.reduce(self.act(x))))  # (N, h, H, W)
-        if self.class_bias is not None and labels is not None:
-            y = y + self.class_bias(labels)[:, :, None, None]
+        y = add_class_bias(y, self.class_bias, labels)
         return x + self.expand(self.act(y))
 
 
@@ -55,7 +55,7 @@ class PixelCNN(AutoregressiveModel):
     """PixelCNN with exact likelihood; see the module docstring for the paper and deviations.
 
     Args:
-        config: sizes and options (:class:`genzoo.config.PixelCNNConfig`).
+        config: sizes and options (:class:`genzoo.models.pixelcnn_config.PixelCNNConfig`).
         data: image shape (C, H, W), kind ("8bit" or "binary") and number of classes.
     """
 
@@ -65,37 +65,22 @@ class PixelCNN(AutoregressiveModel):
         super().__init__(config, data)
         c = data.image_shape[0]
         h = config.hidden_channels
-        if min(h, config.output_channels, config.num_blocks) <= 0:
-            raise UserInputError("hidden_channels, output_channels and num_blocks must be > 0")
-        num_classes = data.num_classes if config.conditional else None
-        out_per_channel = 256 if data.kind == "8bit" else 1
+        num_classes = self.label_classes
         self.input_conv = MaskedConv2d(c, 2 * h, 7, "A", c)
         self.blocks = nn.ModuleList(
             ResidualBlock(h, c, num_classes) for _ in range(config.num_blocks)
         )
-        self.head = nn.Sequential(
-            nn.ReLU(),
-            MaskedConv2d(2 * h, config.output_channels, 1, "B", c),
-            nn.ReLU(),
-            MaskedConv2d(config.output_channels, c * out_per_channel, 1, "B", c),
-        )
+        self.head = MaskedOutputHead(2 * h, config.output_channels, c, self.params_per_subpixel)
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
-        """The network: (N, C, H, W) in [-1, 1] -> (N, C * K, H, W) raw outputs."""
+        """The network: (N, C, H, W) in [-1, 1] -> (N, C, K, H, W) sub-pixel parameters."""
         y = self.input_conv(x)  # (N, 2h, H, W)
         for block in self.blocks:
             y = block(y, labels)
         return self.head(y)
 
-    def logits(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
-        n, c, hh, ww = x.shape
-        out = self(x, labels)  # (N, C*K, H, W), channel-major: all of R's outputs first
-        if self.data.kind == "8bit":
-            return out.view(n, c, 256, hh, ww)
-        return out  # (N, C, H, W)
-
     def receptive_field(self) -> ReceptiveField:
         # 7x7 first layer (3 rows/columns), then one 3x3 per block (1 each); enables the
-        # fast sampler (genzoo.sampling.cached)
+        # window sampler (genzoo.models.windowed_sampling)
         reach = 3 + self.config.num_blocks
         return ReceptiveField(up=reach, left=reach, right=reach)

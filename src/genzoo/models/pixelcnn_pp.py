@@ -5,9 +5,8 @@ The paper's modifications, all here:
     1. A discretised logistic mixture likelihood per pixel instead of a 256-way softmax
        (section 2.1), with the exact discrete log-likelihood: value 0 takes the mass below
        its upper bin edge, value 255 the mass above its lower edge, every other value the
-       mass of its bin, computed as log(sigmoid(a) - sigmoid(b)) =
-       logsigmoid(a) + logsigmoid(-b) + log(1 - exp(b - a)), which stays finite and exact
-       however small the bin mass (no density fall-back needed, unlike the authors' code).
+       mass of its bin (:class:`genzoo.nn.likelihoods.DiscretizedLogisticMixture`, stable
+       however small the bin mass).
     2. Conditioning on whole pixels (section 2.2): the network output at (i, j) ignores
        every channel of pixel (i, j); within a pixel the mixture's means depend linearly on
        the earlier channels, mu_G = m_G + a * x_R, mu_B = m_B + b * x_R + c * x_G, with
@@ -42,15 +41,16 @@ Deviations:
 
 from __future__ import annotations
 
-import math
+from typing import cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genzoo.config import DataSpec, PixelCNNPPConfig
+from genzoo.config import DataSpec
 from genzoo.errors import UserInputError
 from genzoo.models.autoregressive import AutoregressiveModel
+from genzoo.models.pixelcnn_pp_config import PixelCNNPPConfig
 from genzoo.nn.causal import (
     DownRightShiftedConv2d,
     DownRightShiftedDeconv2d,
@@ -59,44 +59,14 @@ from genzoo.nn.causal import (
     down_shift,
     right_shift,
 )
-from genzoo.sampling.cached import UNBOUNDED, ReceptiveField
-
-LOG_SCALE_MIN, LOG_SCALE_MAX = -7.0, 7.0
-HALF_BIN = 1.0 / 255.0  # data in [-1, 1]: 256 bins of width 2/255
+from genzoo.nn.conditioning import add_class_bias, class_bias
+from genzoo.nn.likelihoods import DiscretizedLogisticMixture
+from genzoo.nn.receptive_field import UNBOUNDED, ReceptiveField
 
 
 def concat_elu(x: Tensor) -> Tensor:
     """elu of x and of -x, concatenated on channels: (N, C, H, W) -> (N, 2C, H, W)."""
     return F.elu(torch.cat([x, -x], dim=1))
-
-
-def log1mexp(d: Tensor) -> Tensor:
-    """log(1 - exp(-d)) for d > 0, accurate for small and large d (Maechler 2012)."""
-    return torch.where(d < math.log(2.0), torch.log(-torch.expm1(-d)), torch.log1p(-torch.exp(-d)))
-
-
-def discretized_logistic_log_prob(values: Tensor, mean: Tensor, log_scale: Tensor) -> Tensor:
-    """log P(value) of a logistic(mean, exp(log_scale)) discretised to 256 bins on [-1, 1].
-
-    Args:
-        values: integer values 0..255 (any shape broadcastable with ``mean``).
-        mean: logistic means on the [-1, 1] scale.
-        log_scale: log of the logistic scales.
-
-    Returns:
-        log-probabilities, broadcast shape. Exact: the 256 values' probabilities sum to 1.
-    """
-    x = values.to(mean.dtype) * (2.0 / 255.0) - 1.0
-    inv_s = torch.exp(-log_scale)
-    upper = inv_s * (x - mean + HALF_BIN)  # standardised upper bin edge
-    lower = inv_s * (x - mean - HALF_BIN)  # standardised lower bin edge
-    # log(sigmoid(upper) - sigmoid(lower)) without cancellation; the edges' distance
-    # upper - lower = 2 inv_s / 255 is taken exactly, not as a difference that rounds to 0
-    # far out in the tails
-    interior = F.logsigmoid(upper) + F.logsigmoid(-lower) + log1mexp(2.0 * HALF_BIN * inv_s)
-    first = F.logsigmoid(upper)  # value 0: P(X < x + 1/255)
-    last = F.logsigmoid(-lower)  # value 255: P(X > x - 1/255)
-    return torch.where(values == 0, first, torch.where(values == 255, last, interior))
 
 
 class GatedResnet(nn.Module):
@@ -124,7 +94,7 @@ class GatedResnet(nn.Module):
         self.skip = nn.Conv2d(2 * skip_channels, filters, 1) if skip_channels else None
         self.dropout = nn.Dropout(dropout)
         self.conv_out = conv(2 * filters, 2 * filters)
-        self.class_bias = nn.Embedding(num_classes, 2 * filters) if num_classes else None
+        self.class_bias = class_bias(num_classes, 2 * filters)
 
     def forward(
         self, x: Tensor, skip: Tensor | None = None, labels: Tensor | None = None
@@ -134,8 +104,7 @@ class GatedResnet(nn.Module):
         if self.skip is not None and skip is not None:
             y = y + self.skip(concat_elu(skip))
         y = self.conv_out(self.dropout(concat_elu(y)))  # (N, 2F, H, W)
-        if self.class_bias is not None and labels is not None:
-            y = y + self.class_bias(labels)[:, :, None, None]
+        y = add_class_bias(y, self.class_bias, labels)
         a, b = y.chunk(2, dim=1)
         return x + a * torch.sigmoid(b)
 
@@ -144,7 +113,7 @@ class PixelCNNPP(AutoregressiveModel):
     """PixelCNN++; see the module docstring for the paper and the deviations.
 
     Args:
-        config: sizes and options (:class:`genzoo.config.PixelCNNPPConfig`).
+        config: sizes and options (:class:`genzoo.models.pixelcnn_pp_config.PixelCNNPPConfig`).
         data: image shape (C, H, W) of 8-bit images, and the number of classes.
     """
 
@@ -154,21 +123,17 @@ class PixelCNNPP(AutoregressiveModel):
 
     def __init__(self, config: PixelCNNPPConfig, data: DataSpec) -> None:
         super().__init__(config, data)
-        if len(data.image_shape) != 3 or data.kind != "8bit":
+        if data.is_binary:
             raise UserInputError(
                 f"PixelCNN++ models 8-bit images (C, H, W), not {data.kind} {data.image_shape}"
             )
-        if min(config.filters, config.num_resnet, config.num_mixtures) <= 0:
-            raise UserInputError("filters, num_resnet and num_mixtures must be > 0")
-        if not 0.0 <= config.dropout < 1.0:
-            raise UserInputError(f"dropout must be in [0, 1), got {config.dropout}")
         c = data.image_shape[0]
         f, k = config.filters, config.num_mixtures
-        ncls = data.num_classes if config.conditional else None
+        ncls = self.label_classes
         p = config.dropout
-        self.num_coeffs = c * (c - 1) // 2
+        self.likelihood = DiscretizedLogisticMixture(k, c)
         # means, log-scales per channel and the linear coefficients, plus the mixture logits
-        self.num_params = k * (1 + 2 * c + self.num_coeffs)
+        self.num_params = self.mixture_likelihood.num_params
 
         self.u_init = DownShiftedConv2d(c + 1, f, (2, 3))
         self.ul_init_up = DownShiftedConv2d(c + 1, f, (1, 3))
@@ -224,81 +189,20 @@ class PixelCNNPP(AutoregressiveModel):
         out = self.out(F.elu(ul))  # (N, P, H', W')
         return out[:, :, :hh, :ww]
 
-    def logits(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
-        """Mixture parameters (N, P, H, W) (see :meth:`mixture`)."""
-        return self(x, labels)
-
-    # -- the discretised logistic mixture ---------------------------------------------
+    @property
+    def mixture_likelihood(self) -> DiscretizedLogisticMixture:
+        """The output likelihood, typed as the mixture it is."""
+        return cast(DiscretizedLogisticMixture, self.likelihood)
 
     def mixture(self, out: Tensor, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Mixture log-weights and per-channel logistic parameters, means made linear in the
-        earlier channels of ``x``.
-
-        Args:
-            out: network output (N, P, ...) (any trailing spatial shape).
-            x: the pixels' channel values on the [-1, 1] scale, (N, C, ...).
-
-        Returns:
-            log_weights (N, K, ...), means (N, C, K, ...), log_scales (N, C, K, ...).
-        """
-        n, c, k = out.shape[0], self.data.image_shape[0], self.config.num_mixtures
-        rest = out.shape[2:]
-        logit = out[:, :k]
-        means = out[:, k : k + c * k].reshape(n, c, k, *rest)
-        log_scales = out[:, k + c * k : k + 2 * c * k].reshape(n, c, k, *rest)
-        log_scales = log_scales.clamp(LOG_SCALE_MIN, LOG_SCALE_MAX)
-        coeffs = torch.tanh(out[:, k + 2 * c * k :]).reshape(n, self.num_coeffs, k, *rest)
-        adjusted = [means[:, 0]]
-        idx = 0
-        for ch in range(1, c):  # mu_ch = m_ch + sum_{c' < ch} coeff * x_{c'}
-            mu = means[:, ch]
-            for prev in range(ch):
-                mu = mu + coeffs[:, idx] * x[:, prev : prev + 1]
-                idx += 1
-            adjusted.append(mu)
-        return F.log_softmax(logit, dim=1), torch.stack(adjusted, dim=1), log_scales
-
-    def log_prob_from_output(self, out: Tensor, images: Tensor) -> Tensor:
-        """Exact log p(x) per image: sum over pixels of log sum_k pi_k prod_c P_k(x_c | x_<c)."""
-        values = images.long()  # (N, C, H, W)
-        log_w, means, log_scales = self.mixture(out, self.preprocess(images))
-        lp = discretized_logistic_log_prob(values.unsqueeze(2), means, log_scales)  # (N,C,K,H,W)
-        per_pixel = torch.logsumexp(log_w + lp.sum(1), dim=1)  # (N, H, W)
-        return per_pixel.flatten(1).sum(1)
+        """The mixture's log-weights, means and log-scales (see
+        :meth:`genzoo.nn.likelihoods.DiscretizedLogisticMixture.split`)."""
+        return self.mixture_likelihood.split(out, x)
 
     def subpixel_log_probs(self, out_ij: Tensor, x_ij: Tensor, c: int) -> Tensor:
-        """log P(x_c = v | earlier channels of the pixel) for all 256 v: (N, 256).
-
-        Args:
-            out_ij: network output at one pixel, (N, P).
-            x_ij: that pixel's values (long, (N, C)); channels < c are used.
-            c: the channel.
-        """
-        xf = x_ij.to(out_ij.dtype) * (2.0 / 255.0) - 1.0  # (N, C)
-        log_w, means, log_scales = self.mixture(out_ij, xf)  # (N, K), (N, C, K), (N, C, K)
-        for prev in range(c):  # component posterior given the channels drawn so far
-            log_w = log_w + discretized_logistic_log_prob(
-                x_ij[:, prev : prev + 1], means[:, prev], log_scales[:, prev]
-            )
-        values = torch.arange(256, device=out_ij.device)  # (256,)
-        lp = discretized_logistic_log_prob(
-            values, means[:, c, :, None], log_scales[:, c, :, None]
-        )  # (N, K, 256)
-        return (
-            torch.logsumexp(log_w[:, :, None] + lp, dim=1) - torch.logsumexp(log_w, dim=1)[:, None]
-        )
-
-    def draw_subpixel(
-        self,
-        out: Tensor,
-        x: Tensor,
-        i: int,
-        j: int,
-        c: int,
-        generator: torch.Generator | None,
-    ) -> Tensor:
-        logp = self.subpixel_log_probs(out[:, :, i, j], x[:, :, i, j], c)  # (N, 256)
-        return torch.multinomial(logp.exp(), 1, generator=generator).squeeze(1)
+        """log P(x_c = v | earlier channels of the pixel) for all 256 v: (N, 256) (see
+        :meth:`genzoo.nn.likelihoods.DiscretizedLogisticMixture.subpixel_log_probs`)."""
+        return self.mixture_likelihood.subpixel_log_probs(out_ij, x_ij, c)
 
     def conditional_params(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         """(N, C, 3K, H, W): mixture logits, means (linear in the earlier channels of x)

@@ -19,7 +19,7 @@ Deviations:
     - Class conditioning (``--model.conditional``) adds a learned per-class bias to the
       gates of every layer (not in the paper; as in the conditional PixelCNN).
     - The kernel width of the Row LSTM is fixed at 3 (the paper's choice).
-    - No fast sampler: the recurrence gives an unbounded receptive field, so sampling is the
+    - No window sampler: the recurrence gives an unbounded receptive field, so sampling is the
       naive raster sampler of :class:`genzoo.models.autoregressive.AutoregressiveModel`.
 
 Observed (tests/test_autoregressive_family.py): one Diagonal BiLSTM layer reaches every
@@ -32,20 +32,18 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from genzoo.config import DataSpec, PixelRNNConfig
-from genzoo.errors import UserInputError
+from genzoo.config import DataSpec
 from genzoo.models.autoregressive import AutoregressiveModel
-from genzoo.nn.masked import MaskedConv2d
+from genzoo.models.pixelrnn_config import PixelRNNConfig
+from genzoo.nn.masked import MaskedConv2d, MaskedOutputHead
 from genzoo.nn.recurrent import DiagonalBiLSTM, RowLSTM
-
-CELLS = ("row-lstm", "diagonal-bilstm")
 
 
 class PixelRNN(AutoregressiveModel):
     """PixelRNN with exact likelihood; see the module docstring for the paper and deviations.
 
     Args:
-        config: sizes and options (:class:`genzoo.config.PixelRNNConfig`).
+        config: sizes and options (:class:`genzoo.models.pixelrnn_config.PixelRNNConfig`).
         data: image shape (C, H, W), kind ("8bit" or "binary") and number of classes.
     """
 
@@ -53,19 +51,12 @@ class PixelRNN(AutoregressiveModel):
 
     def __init__(self, config: PixelRNNConfig, data: DataSpec) -> None:
         super().__init__(config, data)
-        if config.cell not in CELLS:
-            raise UserInputError(f"--model.cell must be one of {CELLS}, got {config.cell!r}")
         c = data.image_shape[0]
         h = config.hidden_channels
-        if min(h, config.output_channels, config.num_layers) <= 0:
-            raise UserInputError("hidden_channels, output_channels and num_layers must be > 0")
-        if h % c:
-            raise UserInputError(
-                f"hidden_channels={h} must be divisible by the {c} colour channels "
-                "(each colour owns an equal share of the LSTM state)"
-            )
-        num_classes = data.num_classes if config.conditional else None
-        out_per_channel = 256 if data.kind == "8bit" else 1
+        self.check_divides_colours(
+            "hidden_channels", h, " (each colour owns an equal share of the LSTM state)"
+        )
+        num_classes = self.label_classes
         self.input_conv = MaskedConv2d(c, 2 * h, 7, "A", c)
         cell = RowLSTM if config.cell == "row-lstm" else DiagonalBiLSTM
         self.layers = nn.ModuleList(
@@ -74,23 +65,11 @@ class PixelRNN(AutoregressiveModel):
         self.residual = nn.ModuleList(
             MaskedConv2d(h, 2 * h, 1, "B", c) for _ in range(config.num_layers)
         )
-        self.head = nn.Sequential(
-            nn.ReLU(),
-            MaskedConv2d(2 * h, config.output_channels, 1, "B", c),
-            nn.ReLU(),
-            MaskedConv2d(config.output_channels, c * out_per_channel, 1, "B", c),
-        )
+        self.head = MaskedOutputHead(2 * h, config.output_channels, c, self.params_per_subpixel)
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
-        """The network: (N, C, H, W) in [-1, 1] -> (N, C * K, H, W) raw outputs."""
+        """The network: (N, C, H, W) in [-1, 1] -> (N, C, K, H, W) sub-pixel parameters."""
         y = self.input_conv(x)  # (N, 2h, H, W)
         for layer, up in zip(self.layers, self.residual, strict=True):
             y = y + up(layer(y, labels))  # LSTM hidden (N, h, H, W) -> (N, 2h, H, W)
         return self.head(y)
-
-    def logits(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
-        n, c, hh, ww = x.shape
-        out = self(x, labels)  # (N, C*K, H, W), channel-major
-        if self.data.kind == "8bit":
-            return out.view(n, c, 256, hh, ww)
-        return out  # (N, C, H, W)

@@ -16,7 +16,8 @@ so it is trained and evaluated through lower bounds with a Gaussian encoder q(z|
 - Two stochastic layers x <- z1 <- z2 (Burda et al. 2016, section 5): q(z1|x) q(z2|z1),
   p(z2) p(z1|z2) p(x|z1).
 
-Decoders p(x|z), all exact likelihoods of the discrete data or a bound on them:
+Decoders p(x|z) (:mod:`genzoo.nn.likelihoods`), all exact likelihoods of the discrete
+data or a bound on them:
 
 - ``bernoulli`` (binary data): a Bernoulli per pixel.
 - ``logistic`` (8-bit): the discretised logistic of PixelCNN++ (Salimans et al. 2017,
@@ -37,8 +38,9 @@ Deviations:
       (it has no closed form); with one layer it is analytic.
     - ``objective="elbo"`` with k > 1 averages k single-sample ELBO estimates (the "VAE,
       k samples" rows of the IWAE paper's table 1).
-    - ``log_prob`` and the evaluation bounds are Monte Carlo estimates; ``log_prob`` uses a
-      fixed seed unless given a generator, so it is deterministic.
+    - ``log_prob`` and the evaluation bounds are Monte Carlo estimates; ``log_prob`` and
+      ``nll_terms`` draw from their ``generator`` (a fixed seed when None, so they are
+      deterministic), never from torch's global RNG.
 """
 
 from __future__ import annotations
@@ -50,15 +52,28 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from genzoo.config import DataSpec, VAEConfig
+from genzoo.config import DataSpec
 from genzoo.errors import UserInputError
+from genzoo.estimators.ais import ais_log_prob
 from genzoo.models.base import GenerativeModel
+from genzoo.models.vae_config import VAEConfig
+from genzoo.nn.likelihoods import (
+    LOG_2PI,
+    Bernoulli,
+    Categorical,
+    DequantizedGaussian,
+    DiscretizedLogistic,
+    FactorisedLikelihood,
+)
 from genzoo.nn.vae_nets import MLP, Decoder, Encoder
 
-LOG_2PI = math.log(2.0 * math.pi)
-LOG_SCALE_MIN = -7.0
-"""Lower clamp of the log-scale of the logistic and Gaussian decoders (as PixelCNN++)."""
-PARAMS_PER_VALUE = {"bernoulli": 1, "logistic": 2, "categorical": 256, "gaussian": 2}
+DECODERS: dict[str, type[FactorisedLikelihood]] = {
+    "bernoulli": Bernoulli,
+    "logistic": DiscretizedLogistic,
+    "categorical": Categorical,
+    "gaussian": DequantizedGaussian,
+}
+"""p(x|z) of each ``--model.decoder`` (one parameter block of K values per sub-pixel)."""
 ELEMENT_BUDGET = 2**23
 """Bounds rows x (D x parameters per value) of one decoder call when evaluating bounds."""
 
@@ -91,34 +106,6 @@ def standard_normal_log_prob(z: Tensor) -> Tensor:
     return -0.5 * (LOG_2PI + z.square()).sum(-1)
 
 
-def discretized_logistic_log_prob(x: Tensor, loc: Tensor, log_scale: Tensor) -> Tensor:
-    """log P(x) of 8-bit values under a logistic discretised into 256 bins (PixelCNN++).
-
-    The value x in {0..255} maps to c = 2x/255 - 1 in [-1, 1]; its bin is
-    [c - 1/255, c + 1/255], the first and last bins extended to -inf and +inf, so the 256
-    probabilities sum to one. The difference of two sigmoids is computed stably as
-    sigma(b) - sigma(a) = sigma(b) sigma(-a) (1 - exp(a - b)).
-
-    Args:
-        x: integer values (...), 0..255.
-        loc: location on the [-1, 1] scale (...).
-        log_scale: log of the logistic's scale (...), clamped below at ``LOG_SCALE_MIN``.
-
-    Returns:
-        (...) log-probabilities in nats.
-    """
-    log_scale = log_scale.clamp(min=LOG_SCALE_MIN)
-    inv_s = torch.exp(-log_scale)
-    c = x.to(loc.dtype) * (2.0 / 255.0) - 1.0
-    b = (c + 1.0 / 255.0 - loc) * inv_s  # upper edge, standardised
-    a = (c - 1.0 / 255.0 - loc) * inv_s  # lower edge
-    width = (2.0 / 255.0) * inv_s  # b - a > 0
-    log_mid = F.logsigmoid(b) + F.logsigmoid(-a) + torch.log(-torch.expm1(-width))
-    log_low = F.logsigmoid(b)  # x = 0: P = sigma(b)
-    log_high = F.logsigmoid(-a)  # x = 255: P = 1 - sigma(a)
-    return torch.where(x == 0, log_low, torch.where(x == 255, log_high, log_mid))
-
-
 # ---------------------------------------------------------------------------------------
 # The model.
 
@@ -130,7 +117,7 @@ class VAE(GenerativeModel):
     ``encode`` (posterior mean) and ``decode`` (see :meth:`decode` for which image).
 
     Args:
-        config: :class:`genzoo.config.VAEConfig`.
+        config: :class:`genzoo.models.vae_config.VAEConfig`.
         data: image shape (C, H, W), kind ("8bit" or "binary") and number of classes.
 
     Example:
@@ -147,30 +134,14 @@ class VAE(GenerativeModel):
         super().__init__(config, data)
         if len(data.image_shape) != 3:
             raise UserInputError(f"the VAE models images (C, H, W), not {data.image_shape}")
-        self.decoder_kind = self._resolve_decoder(config.decoder, data.kind)
-        for field in ("latent_dim", "hidden", "k", "lower_latent_dim"):
-            if getattr(config, field) <= 0:
-                raise UserInputError(f"--model.{field.replace('_', '-')} must be positive")
-        if config.hidden_layers < 0:
-            raise UserInputError("--model.hidden-layers must be >= 0")
-        if config.architecture not in ("mlp", "conv"):
-            raise UserInputError(f"unknown architecture {config.architecture!r}; use mlp or conv")
-        if config.objective not in ("elbo", "iwae"):
-            raise UserInputError(f"unknown objective {config.objective!r}; use elbo or iwae")
-        if config.stochastic_layers not in (1, 2):
-            raise UserInputError("--model.stochastic-layers must be 1 or 2")
-        if config.beta < 0:
-            raise UserInputError("--model.beta must be >= 0")
-        if config.objective == "iwae" and config.beta != 1.0:
-            raise UserInputError(
-                "--model.beta weights the ELBO's KL term; use it with --model.objective elbo"
-            )
+        self.decoder_kind = self._resolve_decoder(config.decoder, data)
+        self.likelihood = DECODERS[self.decoder_kind]()
         self.latent_dim = config.latent_dim
         self.two_layers = config.stochastic_layers == 2
-        self.num_cond = data.num_classes if config.conditional and data.num_classes else 0
+        self.num_cond = self.label_classes
         z_x = config.lower_latent_dim if self.two_layers else config.latent_dim
         self.z_x_dim = z_x  # units of the latent next to x (z1, or z)
-        self.params_per_value = PARAMS_PER_VALUE[self.decoder_kind]
+        self.params_per_value = self.likelihood.num_params
 
         self.encoder = Encoder(
             config.architecture, data.image_shape, config.hidden, config.hidden_layers
@@ -194,13 +165,14 @@ class VAE(GenerativeModel):
         self.max_rows = max(1, ELEMENT_BUDGET // per_row)
 
     @staticmethod
-    def _resolve_decoder(decoder: str, kind: str) -> str:
+    def _resolve_decoder(decoder: str, data: DataSpec) -> str:
+        binary = data.is_binary
         if decoder == "auto":
-            return "bernoulli" if kind == "binary" else "logistic"
-        allowed = ("bernoulli",) if kind == "binary" else ("logistic", "categorical", "gaussian")
+            return "bernoulli" if binary else "logistic"
+        allowed = ("bernoulli",) if binary else ("logistic", "categorical", "gaussian")
         if decoder not in allowed:
             raise UserInputError(
-                f"--model.decoder {decoder} does not fit {kind} data; use "
+                f"--model.decoder {decoder} does not fit {data.kind} data; use "
                 f"{' or '.join(allowed)} (or auto)"
             )
         return decoder
@@ -213,7 +185,7 @@ class VAE(GenerativeModel):
             return None
         if labels is None:
             raise UserInputError("this VAE is class-conditional: pass labels")
-        return F.one_hot(labels.long(), self.num_cond).float()
+        return F.one_hot(labels.long(), self.num_cond).to(self.dtype)
 
     @staticmethod
     def _cat(x: Tensor, onehot: Tensor | None) -> Tensor:
@@ -222,10 +194,9 @@ class VAE(GenerativeModel):
     def _encoder_input(self, images: Tensor) -> Tensor:
         """Data-space images (N, C, H, W) -> encoder input in [0, 1]: x / 255 (8-bit) or x
         (binary); the Gaussian decoder's encoder reads the cell midpoint (x + 1/2) / 256."""
-        if self.decoder_kind == "gaussian":
-            return (images.float() + 0.5) / 256.0
-        top = 255.0 if self.data.kind == "8bit" else 1.0
-        return images.float() / top
+        if isinstance(self.likelihood, DequantizedGaussian):
+            return self.likelihood.midpoint(images, self.dtype)
+        return self.data.to_unit(images, self.dtype)
 
     def forward(self, x: Tensor, onehot: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """The encoder network: input (N, C, H, W) in [0, 1] -> q(z|x)'s (mu, logvar), each
@@ -249,60 +220,20 @@ class VAE(GenerativeModel):
         out = self.decoder(self._cat(z, onehot))  # (N, C*K, H, W)
         return out.view(out.shape[0], c, self.params_per_value, h, w)
 
-    # -- decoder distributions ------------------------------------------------------------
+    # -- decoder distributions (the likelihood of genzoo.nn.likelihoods) -----------------
 
     def _decoder_log_prob(self, target: Tensor, params: Tensor) -> Tensor:
         """log p(x|z) per example (N,): target is the long image (discrete decoders) or the
         dequantised y in [0, 1) (Gaussian, returned as a density of x + u: - D log 256)."""
-        kind = self.decoder_kind
-        if kind == "bernoulli":
-            logp = -F.binary_cross_entropy_with_logits(
-                params[:, :, 0], target.float(), reduction="none"
-            )  # (N, C, H, W)
-        elif kind == "logistic":
-            logp = discretized_logistic_log_prob(target, params[:, :, 0], params[:, :, 1])
-        elif kind == "categorical":
-            logp = F.log_softmax(params, dim=2).gather(2, target.long().unsqueeze(2)).squeeze(2)
-        else:  # gaussian on y = (x + u) / 256, log_std clamped
-            log_std = params[:, :, 1].clamp(min=LOG_SCALE_MIN)
-            z = (target - params[:, :, 0]) * torch.exp(-log_std)
-            logp = -0.5 * (LOG_2PI + z.square()) - log_std - math.log(256.0)
-        return logp.flatten(1).sum(1)
+        return self.likelihood.log_prob(target, params).flatten(1).sum(1)
 
     def _decoder_sample(self, params: Tensor, generator: torch.Generator | None) -> Tensor:
         """x ~ p(x|z): params (N, C, K, H, W) -> uint8 (N, C, H, W)."""
-        kind = self.decoder_kind
-        if kind == "bernoulli":
-            return torch.bernoulli(torch.sigmoid(params[:, :, 0]), generator=generator).to(
-                torch.uint8
-            )
-        if kind == "categorical":
-            n, c, k, h, w = params.shape
-            probs = F.softmax(params, dim=2).permute(0, 1, 3, 4, 2).reshape(-1, k)  # (NCHW, 256)
-            draw = torch.multinomial(probs, 1, generator=generator)
-            return draw.view(n, c, h, w).to(torch.uint8)
-        loc, log_scale = params[:, :, 0], params[:, :, 1].clamp(min=LOG_SCALE_MIN)
-        if kind == "logistic":
-            u = torch.rand(loc.shape, generator=generator, device=loc.device)
-            u = u.clamp(1e-5, 1.0 - 1e-5)
-            v = loc + log_scale.exp() * (torch.log(u) - torch.log1p(-u))  # on [-1, 1] scale
-            return torch.round((v + 1.0) * 127.5).clamp(0, 255).to(torch.uint8)
-        eps = torch.randn(loc.shape, generator=generator, device=loc.device)
-        y = loc + log_scale.exp() * eps  # gaussian on [0, 1]
-        return torch.floor(y * 256.0).clamp(0, 255).to(torch.uint8)
+        return self.likelihood.sample(params, generator)
 
     def _decoder_image(self, params: Tensor) -> Tensor:
         """The decoder's point image: params (N, C, K, H, W) -> uint8 (N, C, H, W)."""
-        kind = self.decoder_kind
-        if kind == "bernoulli":
-            return (params[:, :, 0] > 0).to(torch.uint8)  # the mode
-        if kind == "categorical":
-            values = torch.arange(256, device=params.device, dtype=params.dtype)
-            mean = (F.softmax(params, dim=2) * values[:, None, None]).sum(2)  # (N, C, H, W)
-            return torch.round(mean).clamp(0, 255).to(torch.uint8)
-        if kind == "logistic":
-            return torch.round((params[:, :, 0] + 1.0) * 127.5).clamp(0, 255).to(torch.uint8)
-        return torch.floor(params[:, :, 0] * 256.0).clamp(0, 255).to(torch.uint8)
+        return self.likelihood.point(params)
 
     # -- bounds ---------------------------------------------------------------------------
 
@@ -329,23 +260,22 @@ class VAE(GenerativeModel):
         n = images.shape[0]
         onehot = self._onehot(labels, n)
         onehot_k = None if onehot is None else onehot.repeat(k, 1)  # (kN, classes)
-        if self.decoder_kind == "gaussian":
+        if isinstance(self.likelihood, DequantizedGaussian):
             # u is one more latent with q(u) = 1: fresh noise per importance sample
-            x_k = images.repeat(k, 1, 1, 1).float()  # (kN, C, H, W), k-major
-            u = torch.rand(x_k.shape, generator=generator, device=x_k.device)
-            target = (x_k + u) / 256.0  # y in [0, 1)
+            x_k = images.repeat(k, 1, 1, 1)  # (kN, C, H, W), k-major
+            target = self.likelihood.dequantize(x_k, self.dtype, generator)  # y in [0, 1)
             mu, logvar = self(target, onehot_k)  # (kN, L1)
         else:
             target = images.repeat(k, 1, 1, 1)  # (kN, C, H, W)
             mu, logvar = self(self._encoder_input(images), onehot)  # (N, L1)
             mu, logvar = mu.repeat(k, 1), logvar.repeat(k, 1)  # (kN, L1)
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device)
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         z1 = mu + torch.exp(0.5 * logvar) * eps  # (kN, L1), reparameterised
         log_q = normal_log_prob(z1, mu, logvar)  # (kN,)
         out: dict[str, Tensor] = {}
         if self.two_layers:
             mu2, logvar2 = self._q2(z1, onehot_k)  # (kN, L2)
-            eps2 = torch.randn(mu2.shape, generator=generator, device=mu2.device)
+            eps2 = torch.randn(mu2.shape, generator=generator, device=mu2.device, dtype=mu2.dtype)
             z2 = mu2 + torch.exp(0.5 * logvar2) * eps2
             log_q = log_q + normal_log_prob(z2, mu2, logvar2)
             pm, plv = self._p1(z2, onehot_k)  # p(z1 | z2), (kN, L1)
@@ -382,7 +312,7 @@ class VAE(GenerativeModel):
             raise UserInputError(f"the number of importance samples must be positive, got {k}")
         n = images.shape[0]
         per_chunk = max(1, self.max_rows // max(n, 1))
-        lse = torch.full((n,), -math.inf, device=images.device)
+        lse = torch.full((n,), -math.inf, device=images.device, dtype=self.dtype)
         total = torch.zeros(n, device=images.device, dtype=torch.float64)
         done = 0
         while done < k:
@@ -460,11 +390,10 @@ class VAE(GenerativeModel):
         generator: torch.Generator | None = None,
     ) -> Tensor:
         """Annealed importance sampling estimate of log p(x), nats, (N,)
-        (:func:`genzoo.metrics.ais.ais_log_prob`, Wu et al. 2017): a stochastic lower bound
-        that tightens with ``steps``. One stochastic layer and discrete decoders only."""
-        from genzoo.metrics.ais import ais_log_prob
-
-        if self.two_layers or self.decoder_kind == "gaussian":
+        (:func:`genzoo.estimators.ais.ais_log_prob`, Wu et al. 2017): a stochastic lower
+        bound that tightens with ``steps``. One stochastic layer and discrete decoders only.
+        ``generator`` draws every random number (None: torch's global RNG)."""
+        if self.two_layers or isinstance(self.likelihood, DequantizedGaussian):
             raise UserInputError(
                 "AIS here covers VAEs with one stochastic layer and a discrete decoder "
                 "(bernoulli, logistic, categorical); use the IWAE bound for this model"
@@ -481,28 +410,42 @@ class VAE(GenerativeModel):
 
         return ais_log_prob(
             log_likelihood, n, self.latent_dim, chains=chains, steps=steps,
-            device=images.device, generator=generator,
+            device=images.device, dtype=self.dtype, generator=generator,
         )  # fmt: skip
 
     def nll_terms(
-        self, images: Tensor, labels: Tensor | None = None, **options: Any
+        self,
+        images: Tensor,
+        labels: Tensor | None = None,
+        *,
+        generator: torch.Generator | None = None,
+        **options: Any,
     ) -> dict[str, Tensor]:
         """``{"nll_elbo", "nll_iwae{k}"}`` and, with ``ais_steps``, ``nll_ais{T}``:
         per-example upper bounds on -log p(x) (in expectation), nats.
 
-        Options:
-            iwae_k: importance samples (default 1000; the IWAE paper used 5000). Both
-                figures come from the same k samples, drawn from torch's global RNG.
-            ais_steps: annealing steps of an AIS estimate (0 or absent: none).
-            ais_chains: AIS chains per example (default 16).
+        Args:
+            images: data-space images (N, C, H, W).
+            labels: (N,) for a conditional model.
+            generator: draws every random number of the estimates (never torch's global
+                RNG); None uses a generator seeded with 0 on the images' device, so the
+                same call returns the same figures.
+            **options: ``iwae_k``: importance samples (default 1000; the IWAE paper used
+                5000; both the ELBO and the IWAE figure come from the same k samples);
+                ``ais_steps``: annealing steps of an AIS estimate (0 or absent: none);
+                ``ais_chains``: AIS chains per example (default 16). Others are ignored.
         """
+        if generator is None:
+            generator = torch.Generator(images.device).manual_seed(0)
         k = int(options.get("iwae_k") or 1000)
-        b = self.bounds(images, labels, k=k)
+        b = self.bounds(images, labels, k=k, generator=generator)
         out = {"nll_elbo": -b["elbo"], f"nll_iwae{k}": -b["iwae"]}
         steps = int(options.get("ais_steps") or 0)
         if steps > 0:
             chains = int(options.get("ais_chains") or 16)
-            out[f"nll_ais{steps}"] = -self.ais_log_prob(images, labels, steps=steps, chains=chains)
+            out[f"nll_ais{steps}"] = -self.ais_log_prob(
+                images, labels, steps=steps, chains=chains, generator=generator
+            )
         return out
 
     @torch.no_grad()
@@ -516,13 +459,13 @@ class VAE(GenerativeModel):
         """
         if n <= 0:
             raise UserInputError(f"number of samples must be positive, got {n}")
-        device = next(self.parameters()).device
+        device, dtype = self.device, self.dtype
         labels = self.check_labels(labels, n)
         onehot = self._onehot(None if labels is None else labels.to(device), n)
-        z = torch.randn(n, self.latent_dim, generator=generator, device=device)  # (n, L)
+        z = torch.randn(n, self.latent_dim, generator=generator, device=device, dtype=dtype)
         if self.two_layers:
             pm, plv = self._p1(z, onehot)
-            eps = torch.randn(pm.shape, generator=generator, device=device)
+            eps = torch.randn(pm.shape, generator=generator, device=device, dtype=dtype)
             z = pm + torch.exp(0.5 * plv) * eps  # z1 ~ p(z1 | z2), (n, L1)
         return self._decoder_sample(self.decoder_params(z, onehot), generator)
 
@@ -559,4 +502,4 @@ class VAE(GenerativeModel):
         onehot = self._onehot(labels, z.shape[0])
         if self.two_layers:
             z, _ = self._p1(z, onehot)
-        return self._decoder_image(self.decoder_params(z.float(), onehot))
+        return self._decoder_image(self.decoder_params(z.to(self.dtype), onehot))

@@ -19,10 +19,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genzoo.errors import UserInputError
-from genzoo.nn.masked import causal_mask, check_color_groups
+from genzoo.nn.masked import MaskedConv2d
 
 
-class MaskedRowConv2d(nn.Conv2d):
+class MaskedRowConv2d(MaskedConv2d):
     """A 'same'-padded 1 x k convolution that reads only the left of the row (and, at the
     centre, the earlier colour groups (mask "A") or those up to its own (mask "B")).
 
@@ -42,15 +42,9 @@ class MaskedRowConv2d(nn.Conv2d):
         mask_type: str,
         color_channels: int = 1,
     ) -> None:
-        check_color_groups(in_channels, out_channels, color_channels)
-        super().__init__(in_channels, out_channels, (1, kernel_size), padding=(0, kernel_size // 2))
-        k = kernel_size
-        mask = causal_mask(in_channels, out_channels, k, mask_type, color_channels)
-        self.register_buffer("mask", mask[:, :, k // 2 : k // 2 + 1, :], persistent=False)
-
-    def forward(self, x: Tensor) -> Tensor:
-        # x: (N, in, H, W) -> (N, out, H, W)
-        return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
+        super().__init__(
+            in_channels, out_channels, kernel_size, mask_type, color_channels, centre_row_only=True
+        )
 
 
 def grouped_gates(pre: Tensor, num_gates: int, num_groups: int) -> list[Tensor]:

@@ -71,10 +71,12 @@ class MaskedConv2d(nn.Conv2d):
     Args:
         in_channels: input feature maps.
         out_channels: output feature maps.
-        kernel_size: odd kernel size.
+        kernel_size: odd kernel size k.
         mask_type: "A" for the first layer, "B" after it.
         color_channels: colour channels of the image (1 or 3); each colour owns a
             contiguous block of the feature maps, so both counts must be at least this.
+        centre_row_only: a 1 x k kernel: only the centre row of the k x k mask (see
+            :class:`genzoo.nn.causal.MaskedRowConv2d`).
     """
 
     def __init__(
@@ -84,13 +86,60 @@ class MaskedConv2d(nn.Conv2d):
         kernel_size: int,
         mask_type: str,
         color_channels: int = 1,
+        *,
+        centre_row_only: bool = False,
     ) -> None:
         check_color_groups(in_channels, out_channels, color_channels)
-        super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
+        k = kernel_size
+        rows = 1 if centre_row_only else k
+        super().__init__(in_channels, out_channels, (rows, k), padding=(rows // 2, k // 2))
         self.mask_type = mask_type
-        mask = causal_mask(in_channels, out_channels, kernel_size, mask_type, color_channels)
+        mask = causal_mask(in_channels, out_channels, k, mask_type, color_channels)
+        if centre_row_only:
+            mask = mask[:, :, k // 2 : k // 2 + 1, :]  # (out, in, 1, k)
         self.register_buffer("mask", mask, persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
         # x: (N, in, H, W) -> (N, out, H, W)
         return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
+
+
+class MaskedOutputHead(nn.Sequential):
+    """The output layers of PixelCNN, PixelRNN and the Gated PixelCNN (van den Oord et al.
+    2016, "Pixel Recurrent Neural Networks", section 3.5): ReLU, 1x1 conv mask B, ReLU,
+    1x1 conv mask B, then the per-sub-pixel parameters.
+
+    The last layer has C x K maps, channel-major (all of R's K parameters first), so that
+    its mask-B channel groups give sub-pixel c exactly K maps; they are returned as
+    (N, C, K, H, W), the layout of :mod:`genzoo.nn.likelihoods`. A ``Sequential`` (its
+    layers are ``head.1`` and ``head.3``), so checkpoints keep their keys.
+
+    Args:
+        in_channels: channels of the network's last feature map.
+        hidden_channels: channels of the first 1x1 layer (the paper: 1024 on CIFAR-10).
+        color_channels: colour channels C of the image.
+        params_per_subpixel: K, the likelihood's parameters per sub-pixel.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        color_channels: int,
+        params_per_subpixel: int,
+    ) -> None:
+        c = color_channels
+        super().__init__(
+            nn.ReLU(),
+            MaskedConv2d(in_channels, hidden_channels, 1, "B", c),
+            nn.ReLU(),
+            MaskedConv2d(hidden_channels, c * params_per_subpixel, 1, "B", c),
+        )
+        self.color_channels = c
+        self.params_per_subpixel = params_per_subpixel
+
+    def forward(self, x: Tensor) -> Tensor:
+        # x: (N, in, H, W) -> (N, C*K, H, W) -> (N, C, K, H, W)
+        out = super().forward(x)
+        n, _, h, w = out.shape
+        return out.view(n, self.color_channels, self.params_per_subpixel, h, w)

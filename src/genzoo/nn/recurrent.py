@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genzoo.nn.causal import MaskedRowConv2d, grouped_gates
+from genzoo.nn.conditioning import add_class_bias, class_bias
 from genzoo.nn.masked import MaskedConv2d
 
 
@@ -77,13 +78,12 @@ class RowLSTM(nn.Module):
             in_channels, 4 * hidden, kernel_size, "B", color_channels
         )
         self.state_to_state = nn.Conv1d(hidden, 4 * hidden, kernel_size, padding=kernel_size // 2)
-        self.class_bias = nn.Embedding(num_classes, 4 * hidden) if num_classes else None
+        self.class_bias = class_bias(num_classes, 4 * hidden)
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         n, _, hh, ww = x.shape
         pre = self.input_to_state(x)  # (N, 4h, H, W)
-        if self.class_bias is not None and labels is not None:
-            pre = pre + self.class_bias(labels)[:, :, None, None]
+        pre = add_class_bias(pre, self.class_bias, labels)
         h = x.new_zeros(n, self.hidden, ww)  # (N, h, W): the row above the image
         c = torch.zeros_like(h)
         rows = []
@@ -108,13 +108,12 @@ class DiagonalLSTM(nn.Module):
         self.hidden, self.groups = hidden, color_channels
         self.input_to_state = MaskedConv2d(in_channels, 4 * hidden, 1, "B", color_channels)
         self.state_to_state = nn.Conv1d(hidden, 4 * hidden, 2)  # rows (i-1, i) of column j-1
-        self.class_bias = nn.Embedding(num_classes, 4 * hidden) if num_classes else None
+        self.class_bias = class_bias(num_classes, 4 * hidden)
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         n, _, hh, ww = x.shape
         pre = self.input_to_state(x)  # (N, 4h, H, W)
-        if self.class_bias is not None and labels is not None:
-            pre = pre + self.class_bias(labels)[:, :, None, None]
+        pre = add_class_bias(pre, self.class_bias, labels)
         pre = skew(pre)  # (N, 4h, H, W + H - 1): diagonals are now columns
         h = x.new_zeros(n, self.hidden, hh)  # (N, h, H): the column left of the map
         c = torch.zeros_like(h)

@@ -62,6 +62,7 @@ def ais_log_prob(
     leapfrog: int = 10,
     step_size: float = 0.05,
     device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
     generator: torch.Generator | None = None,
 ) -> Tensor:
     """AIS estimates of log p(x) (nats) for n examples, (n,).
@@ -76,7 +77,11 @@ def ais_log_prob(
         leapfrog: leapfrog steps per HMC transition.
         step_size: the initial leapfrog step size (adapted per chain).
         device: where z lives.
-        generator: the random draws (start points, momenta, accept tests).
+        dtype: the floating dtype of z (a model's parameters' dtype); the log-weights
+            are accumulated in float64 whatever it is, and returned in float64 for
+            float64 z, else in float32.
+        generator: the random draws (start points, momenta, accept tests); None uses
+            torch's global RNG.
     """
     if chains < 1 or leapfrog < 1 or step_size <= 0:
         raise UserInputError("AIS needs chains >= 1, leapfrog >= 1 and step_size > 0")
@@ -84,10 +89,10 @@ def ais_log_prob(
     m = chains * n
 
     def randn(*shape: int) -> Tensor:
-        return torch.randn(*shape, generator=generator, device=device)
+        return torch.randn(*shape, generator=generator, device=device, dtype=dtype)
 
     z = randn(m, latent_dim)  # (M, L): exact draws from f_0 = N(0, I)
-    eps = torch.full((m, 1), step_size, device=device)  # per-chain leapfrog step
+    eps = torch.full((m, 1), step_size, device=device, dtype=dtype)  # per-chain leapfrog step
     log_w = torch.zeros(m, dtype=torch.float64, device=device)
     with torch.no_grad():
         ll = log_likelihood(z)  # (M,)
@@ -107,11 +112,12 @@ def ais_log_prob(
             e1, g1, ll1 = _energy_and_grad(z1, beta, log_likelihood)
             p1 = p1 - (eps if i < leapfrog - 1 else 0.5 * eps) * g1
         h1 = e1 + 0.5 * p1.square().sum(1)
-        u = torch.rand(m, generator=generator, device=device)
+        u = torch.rand(m, generator=generator, device=device, dtype=dtype)
         accept = torch.log(u) < (h0 - h1).nan_to_num(nan=-math.inf)  # (M,)
         z = torch.where(accept[:, None], z1, z)
         ll = torch.where(accept, ll1, ll)
         # multiplicative adaptation with its fixed point at TARGET_ACCEPT acceptance
-        eps = eps * torch.exp(0.02 * (accept[:, None].float() - TARGET_ACCEPT))
+        eps = eps * torch.exp(0.02 * (accept[:, None].to(dtype) - TARGET_ACCEPT))
     log_w = log_w.view(chains, n)
-    return (torch.logsumexp(log_w, 0) - math.log(chains)).float()
+    out_dtype = torch.float64 if dtype == torch.float64 else torch.float32
+    return (torch.logsumexp(log_w, 0) - math.log(chains)).to(out_dtype)
