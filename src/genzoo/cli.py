@@ -537,7 +537,7 @@ def run_sample(argv: Sequence[str]) -> int:
             labels = torch.arange(args.n, device=device) % (model.data.num_classes or 1)
             print(f"labels 0-{(model.data.num_classes or 1) - 1} in turn (choose with --labels)")
         images = model.sample(args.n, labels=labels, generator=g, **options)
-        if model.data.kind == "points":
+        if model.data.is_points:
             _save_points(run, images, labels, args.out, f"{model.name}: {args.n} samples")
             print(f"wrote {args.out}")
             return 0

@@ -29,12 +29,12 @@ from genzoo.metrics.features import (
 
 def max_value_of(data: DataSpec) -> int:
     """255 for 8-bit data, 1 for binary data; images only."""
-    if data.kind == "points":
+    if data.is_points:
         raise UserInputError(
             "sample metrics (fid, kid, pr, dc, is, nn, parzen) need image data, not 2-D "
             "points: evaluate 2-D runs with --metrics nll and look at their scatters"
         )
-    return 1 if data.kind == "binary" else 255
+    return data.max_value
 
 
 def real_images(dataset: Any, n: int, seed: int = 0) -> Tensor:

@@ -138,7 +138,7 @@ def run_figures(run: Run, model: Any, *, seed: int = 0) -> list[Figure]:
     device = model.device
     conditional = model.conditional
     has_data = run.is_run or run.data is not None
-    if model.data.kind == "points":
+    if model.data.is_points:
         n = 2000
         points = model.sample(n, generator=torch.Generator(device).manual_seed(seed)).cpu()
         density = None

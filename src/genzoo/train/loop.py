@@ -435,7 +435,7 @@ def _sample_grid(
     2-D points are drawn instead as a scatter of at least ``POINTS_IN_SCATTER`` samples
     over the data's density (``log_density``, e.g. a PointDataset's ``log_prob``).
     """
-    points = model.data.kind == "points"
+    points = model.data.is_points
     was_training = model.training
     model.eval()
     device = model.device

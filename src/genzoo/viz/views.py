@@ -34,7 +34,7 @@ def _label_for(model: Any, label: int | None) -> int | None:
 
 
 def _image_model(model: Any, view: str) -> None:
-    if model.data.kind == "points":
+    if model.data.is_points:
         raise UserInputError(
             f"'{view}' draws images; {model.name} models 2-D points: "
             "use 'genzoo sample' for a scatter of its samples"
