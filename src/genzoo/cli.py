@@ -568,22 +568,9 @@ def _settings(args: _EvalOptions, metrics: str) -> Any:
     """EvalSettings from the options shared by eval, compare and report."""
     from genzoo.evaluation.settings import EvalSettings
 
-    return EvalSettings(
-        split=args.split,
-        metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()),
-        n=args.n,
-        features=args.features,
-        seed=args.seed,
-        iwae_k=args.iwae_k,
-        batch_size=args.batch_size,
-        device=args.device,
-        data=args.data,
-        data_root=args.data_root,
-        ais_steps=args.ais_steps,
-        ais_chains=args.ais_chains,
-        ais_runs=args.ais_runs,
-        ais_betas=args.ais_betas,
-    )
+    shared = {f.name: getattr(args, f.name) for f in dataclasses.fields(EvalSettings)}
+    names = tuple(m.strip() for m in metrics.split(",") if m.strip())
+    return EvalSettings(**(shared | {"metrics": names}))
 
 
 def run_eval(argv: Sequence[str]) -> int:

@@ -67,7 +67,8 @@ class GaussianStats:
     n: int = 0
 
 
-def _as_features(x: object, what: str) -> np.ndarray:
+def as_feature_array(x: object, what: str) -> np.ndarray:
+    """Features (N, D) as a finite float64 array; a UserInputError names what is wrong."""
     arr = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, dtype=np.float64)
     if arr.ndim != 2:
         raise UserInputError(f"{what} must be a 2-D array (N, D), got shape {arr.shape}")
@@ -82,7 +83,7 @@ def gaussian_stats(features: object) -> GaussianStats:
     Raises:
         UserInputError: fewer than 2 rows, not 2-D, or non-finite values.
     """
-    x = _as_features(features, "features")  # (N, D) float64
+    x = as_feature_array(features, "features")  # (N, D) float64
     if len(x) < 2:
         raise UserInputError(f"a covariance needs at least 2 feature vectors, got {len(x)}")
     with single_threaded_blas():

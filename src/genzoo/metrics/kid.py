@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from genzoo.errors import UserInputError
-from genzoo.metrics.fid import single_threaded_blas
+from genzoo.metrics.fid import as_feature_array, single_threaded_blas
 
 
 @dataclass(frozen=True)
@@ -42,20 +42,11 @@ class KIDResult:
     subset_size: int
 
 
-def _to_array(x: object, what: str) -> np.ndarray:
-    arr = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, dtype=np.float64)
-    if arr.ndim != 2:
-        raise UserInputError(f"{what} must be a 2-D array (N, D), got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise UserInputError(f"{what} holds NaN or infinite values")
-    return arr
-
-
 def polynomial_mmd2_unbiased(
     x: object, y: object, degree: int = 3, gamma: float | None = None, coef0: float = 1
 ) -> float:
     """Unbiased MMD^2 between x (m, D) and y (n, D) with ``k = (gamma x.y + coef0)^degree``."""
-    x, y = _to_array(x, "x"), _to_array(y, "y")
+    x, y = as_feature_array(x, "x"), as_feature_array(y, "y")
     m, n = len(x), len(y)
     if m < 2 or n < 2:
         raise UserInputError(f"KID needs at least 2 vectors in each set, got {m} and {n}")
@@ -92,7 +83,7 @@ def kid(
         The mean and standard deviation over subsets, in squared feature units (papers
         often print KID x 1000).
     """
-    x, y = _to_array(features1, "features1"), _to_array(features2, "features2")
+    x, y = as_feature_array(features1, "features1"), as_feature_array(features2, "features2")
     if x.shape[1] != y.shape[1]:
         raise UserInputError(f"feature sizes differ: {x.shape[1]} and {y.shape[1]}")
     if num_subsets < 1 or subset_size < 2:

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from genzoo.errors import UserInputError
-from genzoo.io import atomic_path
+from genzoo.io import save_figure
 
 INTERPOLATIONS = ("linear", "spherical")
 
@@ -128,12 +128,9 @@ def save_latent_scatter(
         ax.set_ylabel(axes.split(", ")[1])
         ax.set_title(title or f"{len(points)} encoded images ({axes})")
         fig.tight_layout()
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png")
+        return save_figure(fig, path)
     finally:
         plt.close(fig)
-    return path
 
 
 def interpolation_weights(steps: int) -> Tensor:

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from genzoo.errors import UserInputError
-from genzoo.io import atomic_path
+from genzoo.io import save_figure
 
 GRID = 300
 """Points per side of the density heat map."""
@@ -76,9 +76,6 @@ def save_scatter(
         ax.set_aspect("equal")
         ax.set_title(title or f"{len(pts)} samples")
         fig.tight_layout()
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png")
+        return save_figure(fig, path)
     finally:
         plt.close(fig)
-    return path
