@@ -508,7 +508,6 @@ SAMPLE_OPTIONS = {
 
 def run_sample(argv: Sequence[str]) -> int:
     args = tyro.cli(SampleCommand, args=argv, prog="genzoo sample")
-    _check_out_file(args.out, args.force)
     import torch
 
     from genzoo.runs import Run, parse_indices
@@ -517,7 +516,8 @@ def run_sample(argv: Sequence[str]) -> int:
 
     device = _device(args.device)
     run = Run(args.run)
-    model = run.load_model(device)
+    model = run.load_model(device)  # a mistyped run is named before --out is looked at
+    _check_out_file(args.out, args.force)
     g = torch.Generator(device).manual_seed(args.seed)
     labels = None
     if args.labels is not None:
@@ -664,7 +664,6 @@ def run_data(argv: Sequence[str]) -> int:
 
 def run_viz(argv: Sequence[str]) -> int:
     args = tyro.cli(VizCommand, args=argv, prog="genzoo viz")  # type: ignore[call-overload]
-    _check_out_file(args.out, args.force)
     import torch
 
     from genzoo.runs import Run, parse_indices
@@ -672,6 +671,7 @@ def run_viz(argv: Sequence[str]) -> int:
 
     run = Run(args.run)
     model = run.load_model(_device(args.device))
+    _check_out_file(args.out, args.force)
     torch.manual_seed(args.seed)
     if isinstance(args, VizLatents):
         z, labels, title = views.latents_scatter(model, run, args.split, args.n)
