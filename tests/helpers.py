@@ -13,6 +13,7 @@ TINY: dict[str, dict] = {
     "pixelcnn++": {"filters": 6, "num_resnet": 1, "num_mixtures": 2, "dropout": 0.0},
     "vae": {"latent_dim": 2, "hidden": 8, "hidden_layers": 1},
     "gan": {"latent_dim": 4, "width": 4, "hidden_layers": 1},
+    "progan": {"latent_dim": 4, "channel_base": 16, "max_channels": 4, "mbstd_group_size": 2},
 }
 
 

@@ -22,6 +22,7 @@ from genzoo.config import (
     from_dict,
 )
 from genzoo.errors import UserInputError
+from genzoo.models.progan_config import ProGANConfig
 
 if TYPE_CHECKING:
     from genzoo.models.base import GenerativeModel
@@ -94,6 +95,13 @@ MODELS: dict[str, ModelEntry] = {
             "genzoo.models.gan:GAN",
             "GAN: minimax, NS, WGAN(-GP), LSGAN, hinge; DCGAN nets (Goodfellow et al. 2014)",
             ("8bit", "binary", "points"),
+        ),
+        ModelEntry(
+            "progan",
+            ProGANConfig,
+            "genzoo.models.progan:ProGAN",
+            "Progressive GAN: grown 4x4 to full size, fade-in, WGAN-GP (Karras et al. 2018)",
+            ("8bit", "binary"),
         ),
     ]
 }
