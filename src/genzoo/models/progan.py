@@ -115,8 +115,9 @@ def schedule(images_shown: int, num_levels: int, fade_images: int, stable_images
     stable.
 
     Example:
-        >>> schedule(1500, 3, 1000, 1000)
-        Stage(level=1, phase='fade', alpha=0.5, images_shown=1500, images_in_phase=500, resolution=8)
+        >>> st = schedule(1500, 3, 1000, 1000)
+        >>> st.level, st.phase, st.alpha, st.images_in_phase, st.resolution
+        (1, 'fade', 0.5, 500, 8)
     """
     if images_shown < 0 or num_levels < 1 or fade_images <= 0 or stable_images <= 0:
         raise UserInputError(
@@ -198,9 +199,7 @@ class ProGAN(GenerativeModel):
     def stage(self) -> Stage:
         """The current stage, from the ``images_shown`` buffer and the config."""
         cfg = self.config
-        return schedule(
-            int(self.images_shown), self.num_levels, cfg.fade_images, cfg.stable_images
-        )
+        return schedule(int(self.images_shown), self.num_levels, cfg.fade_images, cfg.stable_images)
 
     # -- data scale ------------------------------------------------------------------------
 
@@ -352,7 +351,9 @@ class ProGAN(GenerativeModel):
         if n <= 0:
             raise UserInputError(f"number of samples must be positive, got {n}")
         kw: dict[str, Any] = {"generator": generator, "device": self.device, "dtype": self.dtype}
-        blocks = [torch.randn(LATENT_CHUNK, self.latent_dim, **kw) for _ in range(0, n, LATENT_CHUNK)]
+        blocks = [
+            torch.randn(LATENT_CHUNK, self.latent_dim, **kw) for _ in range(0, n, LATENT_CHUNK)
+        ]
         z = torch.cat(blocks)[:n]  # (n, L)
         if truncation is not None:
             if truncation <= 0:

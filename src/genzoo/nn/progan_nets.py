@@ -172,9 +172,8 @@ class ProGenerator(nn.Module):
     def __init__(self, latent_dim: int, channels: list[int], image_channels: int) -> None:
         super().__init__()
         ins = [latent_dim, *channels[:-1]]
-        self.blocks = nn.ModuleList(
-            GeneratorBlock(i, o, first=k == 0) for k, (i, o) in enumerate(zip(ins, channels))
-        )
+        pairs = enumerate(zip(ins, channels, strict=True))
+        self.blocks = nn.ModuleList(GeneratorBlock(i, o, first=k == 0) for k, (i, o) in pairs)
         self.to_rgb = nn.ModuleList(EqualConv2d(c, image_channels, 1, gain=1.0) for c in channels)
 
     @property
