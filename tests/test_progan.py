@@ -201,6 +201,20 @@ def test_growing_changes_the_active_parameters_and_the_optimizers_keep_working()
     assert not torch.equal(ema, raw) and not ema.requires_grad  # a lagging, frozen average
 
 
+def test_the_models_own_ema_of_g_follows_each_g_step_and_is_what_sample_uses():
+    model = make(8, g_ema_decay=0.75)
+    opts = model.configure_optimizers(TrainConfig(lr=1e-2, progress=False))
+    before = _params(model.generator)
+    _steps(model, opts, real_batch(), 0, 1)
+    after = _params(model.generator)
+    for k, e in model.generator_ema.named_parameters():
+        torch.testing.assert_close(e, 0.75 * before[k] + 0.25 * after[k])
+    z = model.latents(2, generator=torch.Generator().manual_seed(0))
+    ema_out = model.to_data_space(model.generator_ema(z, 0))
+    assert torch.equal(model.decode(z), ema_out.repeat_interleave(2, 2).repeat_interleave(2, 3))
+    assert not torch.equal(model.generate(z, ema=False), model.generate(z))
+
+
 def _train_cfg(**kw) -> TrainConfig:
     base = dict(steps=6, batch_size=BATCH, lr=1e-2, grad_clip=0.0, log_every=1, sample_every=0,
                 checkpoint_every=3, progress=False, accelerator="cpu")  # fmt: skip

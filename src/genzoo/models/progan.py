@@ -48,6 +48,10 @@ Data: square images whose side is a power of two from 4 to 1024, grey or colour,
 :mod:`genzoo.models.gan`). Other sizes (Fashion-MNIST's 28x28) are refused with a message
 naming ``--image-size``; :func:`genzoo.data.resize.resize_dataset` resizes a dataset.
 
+Distributed training: inactive levels' parameters get no gradient, so DDP needs
+``--train.strategy ddp_find_unused_parameters_true``; ``images_shown`` advances by the
+per-device batch times the world size, so every rank follows the same schedule.
+
 Deviations from the paper:
     - All levels are held in memory from the start (see above).
     - The official code resets Adam's moments when a new level starts; here the moments
