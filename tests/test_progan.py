@@ -279,6 +279,15 @@ def test_samples_below_the_last_level_are_up_sampled_to_the_data_size():
     assert torch.equal(model.decode(z), x)  # sample is decode of the same codes, EMA G
 
 
+def test_model_follows_its_dtype():
+    model = make(8).double()
+    at(model, STABLE + 3)  # mid-fade
+    out = model.loss(real_batch())
+    assert out["loss"].dtype == torch.float64 and torch.isfinite(out["loss"])
+    assert model.sample(2).dtype == torch.uint8
+    assert model.generate(model.latents(2), level=0).dtype == torch.float64
+
+
 def test_growth_view_gives_every_level_trained_so_far(tmp_path):
     model = make(16, channels=3)
     z = model.latents(3, generator=torch.Generator().manual_seed(0))

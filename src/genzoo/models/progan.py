@@ -263,6 +263,8 @@ class ProGAN(GenerativeModel):
             raise UserInputError(f"level must be in 0..{self.num_levels - 1}, got {level}")
         if alpha is None:
             alpha = st.alpha if level == st.level else 1.0
+        if not 0.0 <= alpha <= 1.0:
+            raise UserInputError(f"alpha must be in [0, 1], got {alpha}")
         net = self.generator_ema if ema else self.generator
         return net(self._check_latents(z), level, float(alpha))
 
