@@ -13,7 +13,13 @@ TINY: dict[str, dict] = {
     "pixelcnn++": {"filters": 6, "num_resnet": 1, "num_mixtures": 2, "dropout": 0.0},
     "vae": {"latent_dim": 2, "hidden": 8, "hidden_layers": 1},
     "gan": {"latent_dim": 4, "width": 4, "hidden_layers": 1},
+    "progan": {"latent_dim": 4, "channel_base": 16, "max_channels": 4, "mbstd_group_size": 2},
 }
+
+# Image shapes of the conformance suite for families that refuse its default (1, 6, 6) and
+# (3, 4, 4) (progan: square sides that are powers of two; 6x6 is refused, naming
+# --image-size). test_contract.py is to read SHAPES.get(name, default).
+SHAPES: dict[str, list[tuple[int, ...]]] = {"progan": [(1, 8, 8), (3, 4, 4)]}
 
 
 def scramble(model: torch.nn.Module, scale: float = 3.0, seed: int = 0) -> torch.nn.Module:

@@ -23,7 +23,7 @@ CASES = [
     (name, shape, kind)
     for name, entry in MODELS.items()
     for kind in entry.data_kinds
-    for shape in ([(2,)] if kind == "points" else [(1, 6, 6), (3, 4, 4)])
+    for shape in ([(2,)] if kind == "points" else SHAPES.get(name, [(1, 6, 6), (3, 4, 4)]))
 ]
 
 

@@ -19,6 +19,7 @@ from genzoo.models.gated_pixelcnn_config import GatedPixelCNNConfig
 from genzoo.models.pixelcnn_config import PixelCNNConfig
 from genzoo.models.pixelcnn_pp_config import PixelCNNPPConfig
 from genzoo.models.pixelrnn_config import PixelRNNConfig
+from genzoo.models.progan_config import ProGANConfig
 from genzoo.models.vae_config import VAEConfig
 
 if TYPE_CHECKING:
@@ -92,6 +93,13 @@ MODELS: dict[str, ModelEntry] = {
             "genzoo.models.gan:GAN",
             "GAN: minimax, NS, WGAN(-GP), LSGAN, hinge; DCGAN nets (Goodfellow et al. 2014)",
             ("8bit", "binary", "points"),
+        ),
+        ModelEntry(
+            "progan",
+            ProGANConfig,
+            "genzoo.models.progan:ProGAN",
+            "Progressive GAN: grown 4x4 to full size, fade-in, WGAN-GP (Karras et al. 2018)",
+            ("8bit", "binary"),
         ),
     ]
 }
