@@ -17,7 +17,7 @@ from genzoo.config import TrainConfig, from_dict, to_dict
 from genzoo.errors import NoDensityError, UserInputError
 from genzoo.registry import MODELS, get_entry
 from genzoo.train.checkpoint import export_model
-from helpers import TINY, scramble
+from helpers import SHAPES, TINY, scramble
 
 CASES = [
     (name, shape, kind)

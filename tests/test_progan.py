@@ -320,3 +320,31 @@ def test_config_is_checked_with_the_field_named():
     with pytest.raises(ConfigError, match="betas"):
         ProGANConfig(betas=(0.0, 1.0))
     assert [ProGANConfig().channels(r) for r in (4, 32, 64, 1024)] == [512, 512, 256, 16]
+
+
+def test_cli_trains_on_resized_data_and_draws_the_growth(tmp_path):
+    from PIL import Image
+
+    from genzoo.cli import main
+    from genzoo.data import load_dataset
+
+    assert load_dataset("digits", "test", image_size=16).image_shape == (1, 16, 16)
+    run = tmp_path / "pg"
+    model = ["--model.latent-dim", "4", "--model.channel-base", "32", "--model.max-channels", "4"]
+    model += ["--model.fade-images", "16", "--model.stable-images", "16"]
+    model += ["--model.mbstd-group-size", "2"]
+    loop = ["--train.steps", "6", "--train.batch-size", "8", "--train.sample-every", "0"]
+    loop += ["--train.no-progress", "--train.grad-clip", "0"]
+    argv = ["train", "progan", "--data", "digits", "--image-size", "16", *model, *loop]
+    assert main([*argv, "--out", str(run)]) == 0
+    assert main(["viz", "growth", str(run), "-n", "3", "--out", str(tmp_path / "g.png")]) == 0
+    trained = genzoo.load(run)
+    levels = trained.stage().level + 1  # 4x4 .. the level reached, one row each
+    width, height = Image.open(tmp_path / "g.png").size
+    assert levels >= 2 and height / width == pytest.approx(levels / 3, rel=0.1)
+    # the growth view is refused, in one line, for a model that does not grow
+    from genzoo.train.checkpoint import export_model
+
+    gan = genzoo.create_model("gan", image_shape=(1, 8, 8), **TINY["gan"])
+    export_model(gan, tmp_path / "gan")
+    assert main(["viz", "growth", str(tmp_path / "gan"), "--out", str(tmp_path / "x.png")]) == 2

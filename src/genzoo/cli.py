@@ -331,6 +331,17 @@ class VizNearest(_VizOptions):
     """Nearest training images shown per sample."""
 
 
+@dataclass
+class VizGrowth(_VizOptions):
+    """A progressive GAN's growth: the same prior codes at every level (4x4 first, one row
+    per level, each enlarged to the final size)."""
+
+    out: Path = Path("growth.png")
+    """PNG file to write."""
+    n: Annotated[int, tyro.conf.arg(aliases=("-n",))] = 8
+    """Codes shown (one per column)."""
+
+
 VizCommand = (
     Annotated[VizManifold, tyro.conf.subcommand("manifold")]
     | Annotated[VizLatents, tyro.conf.subcommand("latents")]
@@ -338,6 +349,7 @@ VizCommand = (
     | Annotated[VizReconstruct, tyro.conf.subcommand("reconstruct")]
     | Annotated[VizArithmetic, tyro.conf.subcommand("arithmetic")]
     | Annotated[VizNearest, tyro.conf.subcommand("nearest")]
+    | Annotated[VizGrowth, tyro.conf.subcommand("growth")]
 )
 
 
@@ -689,6 +701,8 @@ def run_viz(argv: Sequence[str]) -> int:
     elif isinstance(args, VizArithmetic):
         groups = [parse_indices(g, "sample indices") for g in (args.a, args.b, args.c)]
         grid, nrow = views.arithmetic_view(model, *groups, seed=args.seed, label=args.label)
+    elif isinstance(args, VizGrowth):
+        grid, nrow = views.growth_view(model, args.n, args.seed)
     else:
         grid, nrow = views.nearest_view(model, run, args.n, args.k, args.seed)
     save_grid(grid, args.out, nrow=nrow, scale=args.scale)
@@ -705,8 +719,8 @@ COMMANDS: dict[str, tuple[str, Callable[[Sequence[str]], int]]] = {
     "export": ("Export a run's model (config.json + model.safetensors)", run_export),
     "data": ("Datasets: 'genzoo data list', 'genzoo data prepare NAME'", run_data),
     "viz": (
-        "Latent views: manifold, latents, interpolate, reconstruct (vae); arithmetic (gan); "
-        "nearest (any)",
+        "Views: manifold, latents, interpolate, reconstruct (vae); arithmetic (gan); growth "
+        "(progan); nearest (any)",
         run_viz,
     ),
 }

@@ -28,6 +28,7 @@ from genzoo.data.files import (
 )
 from genzoo.data.folder import load_image_folder
 from genzoo.data.idx import IDX_FILES, idx_path, load_idx_split
+from genzoo.data.resize import resize_images
 from genzoo.data.toy2d import toy_distribution
 from genzoo.errors import DataNotFoundError, UserInputError
 
@@ -161,10 +162,10 @@ def _check_options(info: DatasetInfo, image_size: int | None, seed: int) -> None
         return
     if not _is_int(image_size) or not 1 <= image_size <= 4096:
         raise UserInputError(f"image_size must be an integer in 1..4096, got {image_size!r}")
-    if info.kind == "points" or (info.image_shape and image_size != info.image_shape[-1]):
+    if info.kind == "points":
         raise UserInputError(
-            f"image_size={image_size} does not apply to '{info.name}' (only image-folder "
-            "resizes); leave image_size unset"
+            f"image_size={image_size} does not apply to '{info.name}' (2-D points); leave "
+            "image_size unset"
         )
 
 
@@ -303,6 +304,8 @@ def load_dataset(
         else:
             source = _file_source(name)
             images, labels = _read(source, base, _locate(source, (base,), root))
+        if image_size is not None and name != "image-folder":
+            images = resize_images(images, image_size)  # grey levels, before any binarisation
         binarize = "none" if info.kind == "8bit" else "fixed" if ":fixed" in name else "dynamic"
         if binarize == "fixed":
             probs = images.float() / 255  # (N, C, H, W)

@@ -77,6 +77,9 @@ class GenerativeModel(nn.Module):
     can_complete: ClassVar[bool] = False
     """``complete(images, num_known_rows, *, labels, generator, **sample options)`` fills
     in the bottom of images (autoregressive models)."""
+    grows: ClassVar[bool] = False
+    """The model is grown level by level (progressive GAN): ``decode_levels(z, labels)``
+    gives the images of codes z at every level trained so far, the growth view applies."""
     sample_options: ClassVar[tuple[str, ...]] = ()
     """Keyword options ``sample`` (and ``complete``) take beyond n, labels and generator,
     e.g. ("sampler",) for autoregressive models, ("truncation",) for GANs."""

@@ -179,6 +179,7 @@ class ProGAN(GenerativeModel):
     name = "progan"
     density = None
     has_latent = True
+    grows = True
     has_encoder = False
     sample_options = ("truncation",)
     forward_methods: ClassVar[tuple[str, ...]] = ("loss", "discriminator_loss", "generator_loss")

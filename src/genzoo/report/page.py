@@ -223,6 +223,17 @@ def run_figures(run: Run, model: Any, *, seed: int = 0) -> list[Figure]:
                     "between two prior codes z0, z1: linear (top), spherical",
                 )
             )
+    if model.grows:
+        from genzoo.viz.views import growth_view
+
+        grid, nrow = growth_view(model, 8, seed)
+        figures.append(
+            Figure(
+                "growth",
+                grid_png(grid, nrow),
+                "the same 8 prior codes at every level trained, 4x4 (top) to the final size",
+            )
+        )
     two_d = model.has_latent and model.latent_dim == 2
     if two_d and not conditional and model.has_encoder:
         grid = latent.manifold(model, 15).cpu()

@@ -33,15 +33,14 @@ def growth(model: Any, z: Tensor, labels: Tensor | None = None) -> list[Tensor]:
         A list of uint8 tensors (N, C, 4 * 2^l, 4 * 2^l), l = 0, 1, ...
 
     Raises:
-        UserInputError: when the model does not grow (no ``decode_levels``).
+        UserInputError: when the model does not declare ``grows``.
     """
-    decode_levels = getattr(model, "decode_levels", None)
-    if not callable(decode_levels):
+    if not model.grows:
         raise UserInputError(
-            f"{getattr(model, 'name', type(model).__name__)} is not grown level by level; "
-            "the growth view needs a progressive model (genzoo train progan)"
+            f"{model.name} is not grown level by level; the growth view needs a progressive "
+            "model (genzoo train progan)"
         )
-    return list(decode_levels(z, labels))
+    return list(model.decode_levels(z, labels))
 
 
 def growth_rows(levels: list[Tensor]) -> Tensor:

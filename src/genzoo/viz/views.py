@@ -158,3 +158,19 @@ def latents_scatter(model: Any, run: Run, split: str, n: int) -> tuple[Tensor, T
     images, labels = run.pick_images(f"{split}:0-{n - 1}", "--split")
     z = latent.encode_all(model, images, labels if model.conditional else None)
     return z, labels, f"{model.name}: {n} {split} images encoded (posterior means)"
+
+
+def growth_view(model: Any, n: int, seed: int) -> Grid:
+    """The same n prior codes at every level of a progressive GAN, one row per level
+    (4x4 first), each up-sampled to the final size."""
+    from genzoo.viz.growth import growth, growth_rows
+
+    if n < 1:
+        raise UserInputError(f"-n must be >= 1, got {n}")
+    if not model.grows:
+        raise UserInputError(
+            f"{model.name} is not grown level by level; the growth view needs a progressive "
+            "model (genzoo train progan)"
+        )
+    z = model.latents(n, generator=torch.Generator(model.device).manual_seed(seed))
+    return growth_rows(growth(model, z)).cpu(), n
