@@ -13,6 +13,8 @@ TINY: dict[str, dict] = {
     "pixelcnn++": {"filters": 6, "num_resnet": 1, "num_mixtures": 2, "dropout": 0.0},
     "vae": {"latent_dim": 2, "hidden": 8, "hidden_layers": 1},
     "gan": {"latent_dim": 4, "width": 4, "hidden_layers": 1},
+    "rbm": {"hidden": 4, "num_chains": 3, "gibbs_steps": 3},
+    "dbm": {"hidden": (4, 3), "num_chains": 3, "gibbs_steps": 3, "mean_field_steps": 2},
 }
 
 

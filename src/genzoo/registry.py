@@ -22,6 +22,7 @@ from genzoo.config import (
     from_dict,
 )
 from genzoo.errors import UserInputError
+from genzoo.models.boltzmann_config import DBMConfig, RBMConfig
 
 if TYPE_CHECKING:
     from genzoo.models.base import GenerativeModel
@@ -94,6 +95,20 @@ MODELS: dict[str, ModelEntry] = {
             "genzoo.models.gan:GAN",
             "GAN: minimax, NS, WGAN(-GP), LSGAN, hinge; DCGAN nets (Goodfellow et al. 2014)",
             ("8bit", "binary", "points"),
+        ),
+        ModelEntry(
+            "rbm",
+            RBMConfig,
+            "genzoo.models.boltzmann:RBM",
+            "RBM, CD-k or persistent CD; exact or AIS log Z (Salakhutdinov & Murray 2008)",
+            ("binary",),
+        ),
+        ModelEntry(
+            "dbm",
+            DBMConfig,
+            "genzoo.models.boltzmann:DBM",
+            "Deep Boltzmann Machine, 2-3 layers; AIS log Z (Salakhutdinov & Hinton 2009)",
+            ("binary",),
         ),
     ]
 }
