@@ -63,6 +63,7 @@ Deviations from the papers:
 from __future__ import annotations
 
 import hashlib
+import itertools
 from typing import Any, ClassVar
 
 import torch
@@ -496,7 +497,7 @@ class DBM(BoltzmannMachine):
         super().__init__(config, data)
         sizes = [self.num_visible, *config.hidden]
         self.weights = nn.ParameterList(
-            nn.Parameter(torch.randn(a, b) * config.init_std) for a, b in zip(sizes, sizes[1:])
+            nn.Parameter(torch.randn(a, b) * config.init_std) for a, b in itertools.pairwise(sizes)
         )  # W_j: (n_j, n_{j+1})
         self.biases = nn.ParameterList(nn.Parameter(torch.zeros(n)) for n in sizes)  # b_k: (n_k,)
         for k, n in enumerate(sizes):  # the persistent chains of joint training, (M, n_k)
