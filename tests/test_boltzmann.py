@@ -8,7 +8,6 @@ implementation rather than for a slightly different one.
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -292,15 +291,16 @@ def test_dbm_phases_train_one_rbm_at_a_time_then_everything():
     model = dbm((4, 3, 2), scale=1.0, pretrain_steps=2)
     assert [model.phase(s) for s in range(8)] == [1, 1, 2, 2, 3, 3, None, None]
     data = torch.randint(0, 2, (5, *SHAPE), dtype=torch.uint8)
+    everything = {n for n, _ in model.named_parameters()}
     expected = {1: {"weights.0", "biases.0", "biases.1"}, 2: {"weights.1", "biases.2"},
-                3: {"weights.2", "biases.3"}, None: {n for n, _ in model.named_parameters()}}  # fmt: skip
+                3: {"weights.2", "biases.3"}, None: everything}  # fmt: skip
     for step in (0, 2, 4, 6):
         before = {n: p.detach().clone() for n, p in model.named_parameters()}
         chains = [c.clone() for c in model.chains()]
         model.training_step(data, None, fake_ctx(model, step=step + 1, learn=True))
         moved = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
         assert moved == expected[model.phase(step)], step
-        chains_moved = any(not torch.equal(a, b) for a, b in zip(chains, model.chains()))
+        chains_moved = any(not torch.equal(a, b) for a, b in zip(chains, model.chains(), strict=True))
         assert chains_moved == (model.phase(step) is None)
 
 
