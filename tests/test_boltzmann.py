@@ -300,7 +300,8 @@ def test_dbm_phases_train_one_rbm_at_a_time_then_everything():
         model.training_step(data, None, fake_ctx(model, step=step + 1, learn=True))
         moved = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
         assert moved == expected[model.phase(step)], step
-        chains_moved = any(not torch.equal(a, b) for a, b in zip(chains, model.chains(), strict=True))
+        pairs = zip(chains, model.chains(), strict=True)
+        chains_moved = any(not torch.equal(a, b) for a, b in pairs)
         assert chains_moved == (model.phase(step) is None)
 
 
