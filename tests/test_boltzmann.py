@@ -278,7 +278,9 @@ def test_pcd_chains_persist_across_steps_and_cd_restarts_at_the_data():
         out = pcd.training_step(data, None, fake_ctx(pcd, step))
         assert torch.equal(pcd.chains, torch.ones(4, 6))  # continued, not reset to the data
     assert float(out["loss"].detach()) < -10  # negatives from the chains: F(0) - F(1) = -20
-    assert float(cd.training_step(data, None, fake_ctx(cd, 1))["loss"].detach()) == 0.0  # CD: from data
+    assert (
+        float(cd.training_step(data, None, fake_ctx(cd, 1))["loss"].detach()) == 0.0
+    )  # CD: from data
     # with zero weights every sweep is fresh noise: the stored chains move at every step
     noisy = rbm(hidden=4, scale=0, persistent=True, num_chains=50)
     for step in range(1, 3):

@@ -385,19 +385,21 @@ class RBM(BoltzmannMachine):
         """The CD-k (or PCD-k from the persistent chains) surrogate on a batch.
 
         Returns:
-            ``loss`` (minimised), ``negatives`` (N or num_chains, D: the new chain states),
-            and detached ``free_energy`` (mean over the data), ``recon_error`` (mean squared
-            error of the one-step reconstruction p(v | h ~ p(h | v)), per pixel).
+            ``loss`` (minimised: mean F(data) - mean F(negatives)), ``negatives`` (N or
+            num_chains, D: the new chain states) and, detached, ``free_energy`` (mean F over
+            the data; it falls as training fits the data, up to log Z) and ``flipped`` (the
+            fraction of visible units the k Gibbs steps changed; CD only, a cheap stand-in
+            for the reconstruction error).
         """
         v = self.to_visible(images)  # (N, D)
         start = self.chains.to(v.dtype) if self.config.persistent else v
-        neg = self.negatives(start, self.config.cd_k)
-        loss = self.cd_loss(v, neg)
-        with torch.no_grad():
-            h = core.bernoulli(self.hidden_probs(v), None)
-            recon = (self.visible_probs(h) - v).square().mean()
-            fe = self.free_energy(v).mean()
-        return {"loss": loss, "negatives": neg, "free_energy": fe, "recon_error": recon}
+        neg = self.negatives(start, self.config.cd_k)  # (N or M, D)
+        f_data = self.free_energy(v).mean()
+        loss = f_data - self.free_energy(neg).mean()
+        out = {"loss": loss, "negatives": neg, "free_energy": f_data.detach()}
+        if not self.config.persistent:
+            out["flipped"] = (neg != v).to(v.dtype).mean()
+        return out
 
     def loss(self, images: Tensor, labels: Tensor | None = None) -> dict[str, Tensor]:
         """:meth:`cd_terms` without advancing the persistent chains."""
