@@ -194,7 +194,7 @@ def main() -> None:
         "",
         f"- command: `{command}` (commit {START_COMMIT})",
         f"- machine: {machine_line}",
-        f"- throughput: RBM 784-500, batch 100, best of 2; genzoo's CD-1 step is "
+        "- throughput: RBM 784-500, batch 100, best of 2; genzoo's CD-1 step is "
         "RBM.training_step with a bare SGD step (autograd through the free-energy surrogate)",
         "",
         "| measurement | plain PyTorch | genzoo | genzoo / plain |",
