@@ -206,6 +206,20 @@ def test_gibbs_chains_reach_the_exact_distribution():
     assert float(((bad - exp) ** 2 / exp).sum()) > chi_square_critical(len(obs) - 1)
 
 
+@pytest.mark.parametrize("hidden", [(4, 3), (3, 2, 4)])
+def test_dbm_gibbs_chains_reach_the_exact_visible_distribution(hidden):
+    model = dbm(hidden, scale=1.5)
+    n = 20000
+    x = model.sample(n, generator=torch.Generator().manual_seed(0), gibbs_steps=40)
+    weights = 2 ** torch.arange(5, -1, -1)  # all_images() numbers states with unit 0 highest
+    counts = torch.bincount((x.view(n, -1).long() * weights).sum(1), minlength=64).double()
+    expected = n * model.exact_log_prob(all_images()).exp()
+    big = expected >= 5
+    obs = torch.cat([counts[big], counts[~big].sum()[None]])
+    exp = torch.cat([expected[big], expected[~big].sum()[None]])
+    assert float(((obs - exp) ** 2 / exp).sum()) < chi_square_critical(len(obs) - 1)
+
+
 def test_dbm_block_updates_use_only_neighbouring_layers():
     model = dbm((4, 3, 5))
     sizes = model.layer_sizes

@@ -593,11 +593,13 @@ class DBM(BoltzmannMachine):
 
     def configure_optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
         """SGD per phase: ``pretrain1`` .. ``pretrainK`` (that RBM's weights, its top bias
-        and, in the bottom one, the visible bias) and ``joint`` (everything)."""
+        and, in the bottom one, the visible bias; lr ``pretrain_lr``) and ``joint``
+        (everything; lr ``lr``, else ``--train.lr``)."""
         lr = self.config.lr or train.lr
+        pre_lr = self.config.pretrain_lr or lr
         W, b = list(self.weights), list(self.biases)
         opts = {
-            f"pretrain{j + 1}": self._sgd([W[j]], [b[j + 1], *([b[0]] if j == 0 else [])], lr)
+            f"pretrain{j + 1}": self._sgd([W[j]], [b[j + 1], *([b[0]] if j == 0 else [])], pre_lr)
             for j in range(self.num_hidden_layers)
         }
         opts["joint"] = self._sgd(W, b, lr)

@@ -127,7 +127,11 @@ class DBMConfig:
     """Mean-field updates (odd layers, then even) of the data posterior, in training and
     in the likelihood bound."""
     lr: float | None = None
-    """SGD learning rate (None: --train.lr). The recipe uses 0.05 with batches of 100."""
+    """SGD learning rate of joint training (None: --train.lr). Joint training with
+    persistent chains diverged at 0.02 in a short run (benchmarks/RESULTS.md); the recipe
+    uses 0.005 with batches of 100."""
+    pretrain_lr: float | None = None
+    """SGD learning rate of greedy pre-training (None: the same as lr)."""
     momentum: float = 0.9
     """SGD momentum."""
     weight_decay: float = 1e-4
@@ -144,4 +148,6 @@ class DBMConfig:
         object.__setattr__(self, "hidden", hidden)
         _positive(self, "pretrain_cd_k", "chain_steps", "mean_field_steps")
         _non_negative(self, "pretrain_steps")
+        if self.pretrain_lr is not None and self.pretrain_lr <= 0:
+            raise ConfigError("pretrain_lr", f"must be positive (or None), got {self.pretrain_lr}")
         _check_common(self)
