@@ -93,6 +93,61 @@ def test_exact_probabilities_of_all_visible_vectors_sum_to_one(hidden):
     assert (log_p < 0).all()
 
 
+def random_offsets(model, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.rand(s, generator=g) for s in model.layer_sizes]
+
+
+def test_centred_dbm_log_z_is_that_of_the_centred_energy():
+    model = dbm((4, 3), centering=True)
+    with torch.no_grad():
+        for o, new in zip(model.offsets(), random_offsets(model), strict=True):
+            o.copy_(new)
+    sizes = model.layer_sizes
+    x = list(core.all_binary_vectors(sum(sizes)).double().split(sizes, 1))
+    W = [w.detach().double() for w in model.weights]
+    b = [p.detach().double() for p in model.biases]
+    o = [p.double() for p in model.offsets()]
+    # -E = sum_k b_k^T x_k + sum_j (x_j - o_j)^T W_j (x_{j+1} - o_{j+1}), every joint state
+    neg_e = sum(xk @ bk for xk, bk in zip(x, b, strict=True))
+    for j in range(2):
+        neg_e = neg_e + (((x[j] - o[j]) @ W[j]) * (x[j + 1] - o[j + 1])).sum(1)
+    expected = float(torch.logsumexp(neg_e, 0))
+    assert model.log_partition().log_z == pytest.approx(expected, abs=1e-5)  # float32 weights
+
+
+@pytest.mark.parametrize("name", ["rbm", "dbm"])
+def test_moving_the_centring_offsets_leaves_the_distribution_unchanged(name):
+    model = rbm(hidden=4, centering=True) if name == "rbm" else dbm((4, 3), centering=True)
+    x = all_images()
+    exact = model.log_prob if name == "rbm" else model.exact_log_prob  # exact at this size
+    before, log_p = exact(x).double(), model.log_prob(x).double()
+    offsets = random_offsets(model)
+    model.move_offsets(offsets if name == "dbm" else offsets[:2])
+    torch.testing.assert_close(exact(x).double(), before, rtol=0, atol=1e-4)
+    torch.testing.assert_close(model.log_prob(x).double(), log_p, rtol=0, atol=1e-4)
+    stored = [model.visible_offset, model.hidden_offset] if name == "rbm" else model.offsets()
+    assert all(torch.equal(a, b) for a, b in zip(stored, offsets, strict=False))
+
+
+def test_dbm_joint_gradient_equals_its_centred_definition_on_fixed_states():
+    model = dbm((4, 3), scale=1.0, centering=True)
+    model.move_offsets(random_offsets(model))
+    g = torch.Generator().manual_seed(5)
+    data = [torch.rand(8, s, generator=g) for s in model.layer_sizes]  # mean-field means
+    chains = [torch.randint(0, 2, (8, s), generator=g).float() for s in model.layer_sizes]
+    model.joint_loss(data, chains).backward()
+    o = model.offsets()
+
+    def stat(x, j):  # <(h_j - o_j)(h_{j+1} - o_{j+1})^T>
+        return (x[j] - o[j]).T @ (x[j + 1] - o[j + 1]) / 8
+
+    for j in range(2):
+        torch.testing.assert_close(model.weights[j].grad, -(stat(data, j) - stat(chains, j)))
+    for k in range(3):
+        torch.testing.assert_close(model.biases[k].grad, -(data[k].mean(0) - chains[k].mean(0)))
+
+
 @pytest.mark.parametrize("hidden", [(4, 3), (3, 2, 4)])
 def test_dbm_exact_log_z_and_log_p_agree_with_the_energy(hidden):
     model = dbm(hidden)
@@ -346,6 +401,7 @@ def train_cfg(**kw) -> TrainConfig:
     [
         ("rbm", {"hidden": 5, "persistent": True, "num_chains": 6, "centering": True}, 3),
         ("dbm", {"hidden": (5, 3), "pretrain_steps": 2, "num_chains": 6}, 5),
+        ("dbm", {"hidden": (5, 3), "pretrain_steps": 2, "centering": True}, 5),
     ],
 )
 def test_resumed_run_equals_uninterrupted_run(tmp_path, name, kw, split):

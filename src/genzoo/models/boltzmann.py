@@ -57,7 +57,8 @@ Deviations from the papers:
       one); the lower bias of RBM k >= 2 is the one RBM k-1 learnt, used but not updated.
     - The visible bias starts at the logits of the first training batch's mean (Hinton's
       guide: of the data mean).
-    - No centring for the DBM, and no sparsity targets.
+    - DBM centring (``centering``) starts at joint training, with the offsets set from
+      the first joint batch; pre-training is not centred. No sparsity targets.
 """
 
 from __future__ import annotations
@@ -429,16 +430,24 @@ class RBM(BoltzmannMachine):
 
     @torch.no_grad()
     def _move_offsets(self, v: Tensor) -> None:
-        """mu, lambda <- moving averages of the data means and hidden posterior means, with
-        the biases shifted so that the distribution is unchanged (Montavon and Mueller 2012)."""
+        """mu, lambda <- moving averages of the data means and hidden posterior means
+        (Montavon and Mueller 2012), through :meth:`move_offsets`."""
         nu = self.config.centering_rate
-        mu, lam, W = self.visible_offset, self.hidden_offset, self.weight
+        mu, lam = self.visible_offset, self.hidden_offset
         new_mu = (1 - nu) * mu + nu * v.mean(0)
         new_lam = (1 - nu) * lam + nu * self.hidden_probs(v).mean(0)
-        self.visible_bias += W @ (new_lam - lam)
-        self.hidden_bias += W.T @ (new_mu - mu)
-        mu.copy_(new_mu)
-        lam.copy_(new_lam)
+        self.move_offsets([new_mu, new_lam])
+
+    @torch.no_grad()
+    def move_offsets(self, new: list[Tensor]) -> None:
+        """Set the offsets [mu, lambda] to ``new``, shifting the biases so that the
+        distribution is unchanged: b += W (lambda' - lambda), c += W^T (mu' - mu)."""
+        new_mu, new_lam = (x.to(self.visible_offset.dtype) for x in new)
+        W = self.weight
+        self.visible_bias += W @ (new_lam - self.hidden_offset)
+        self.hidden_bias += W.T @ (new_mu - self.visible_offset)
+        self.visible_offset.copy_(new_mu)
+        self.hidden_offset.copy_(new_lam)
 
     # -- likelihood ----------------------------------------------------------------------------
 
@@ -502,6 +511,8 @@ class DBM(BoltzmannMachine):
             nn.Parameter(torch.randn(a, b) * config.init_std) for a, b in itertools.pairwise(sizes)
         )  # W_j: (n_j, n_{j+1})
         self.biases = nn.ParameterList(nn.Parameter(torch.zeros(n)) for n in sizes)  # b_k: (n_k,)
+        for k, n in enumerate(sizes):  # centring offsets o_k, (n_k,): 0 unless centred
+            self.register_buffer(f"offset{k}", torch.zeros(n))
         for k, n in enumerate(sizes):  # the persistent chains of joint training, (M, n_k)
             self.register_buffer(
                 f"chain{k}", torch.bernoulli(torch.full((config.num_chains, n), 0.5))
@@ -514,9 +525,28 @@ class DBM(BoltzmannMachine):
     def _visible_bias_param(self) -> Tensor:
         return self.biases[0]
 
+    def offsets(self) -> list[Tensor]:
+        """The centring offsets o_k, one (n_k,) buffer per layer (zeros when not centred)."""
+        return [getattr(self, f"offset{k}") for k in range(self.num_hidden_layers + 1)]
+
+    def _distribution_tensors(self) -> list[Tensor]:
+        return [*self.parameters(), *self.offsets()]
+
     def stack(self) -> tuple[list[Tensor], list[Tensor], Tensor]:
-        """The weights, the biases and a zero constant (no centring)."""
-        return list(self.weights), list(self.biases), self.biases[0].new_zeros(())
+        """The weights, the effective biases b_k - W_{k-1}^T o_{k-1} - W_k o_{k+1} and the
+        constant sum_j o_j^T W_j o_{j+1} of the centred energy (the biases and 0 when the
+        offsets are 0)."""
+        W, o = list(self.weights), self.offsets()
+        K = len(W)
+        biases = []
+        for k, b in enumerate(self.biases):
+            if k > 0:
+                b = b - W[k - 1].T @ o[k - 1]  # (n_k,)
+            if k < K:
+                b = b - W[k] @ o[k + 1]
+            biases.append(b)
+        const = sum((o[j] @ W[j] @ o[j + 1] for j in range(K)), start=W[0].new_zeros(()))
+        return W, biases, const
 
     def chains(self) -> list[Tensor]:
         """The persistent chains' states, one (num_chains, n_k) tensor per layer."""
@@ -579,16 +609,29 @@ class DBM(BoltzmannMachine):
             chains = [c.to(v.dtype) for c in self.chains()]
             for _ in range(self.config.chain_steps):
                 chains = core.gibbs_sweep(chains, weights, biases, None)
-        data_term = core.neg_energy(mu, weights, biases).mean()
-        loss = core.neg_energy(chains, weights, biases).mean() - data_term
+        loss = self.joint_loss(mu, chains)
         with torch.no_grad():
-            bound = data_term + sum(core.entropy(m) for m in mu[1:]).mean()
-        return {"loss": loss, "chains": chains, "bound": bound}
+            bound = core.neg_energy(mu, weights, biases).mean() + self.stack()[2]
+            bound = bound + sum(core.entropy(m) for m in mu[1:]).mean()
+        return {"loss": loss, "chains": chains, "bound": bound, "means": mu}
+
+    def joint_loss(self, data_states: list[Tensor], model_states: list[Tensor]) -> Tensor:
+        """mean E(data states) - mean E(model states), both detached: its gradient is the
+        stochastic-approximation estimate of -d log-likelihood, e.g. dL/dW_j =
+        -(<(h_j - o_j)(h_{j+1} - o_{j+1})^T>_data - <...>_model) (o = 0 without centring)."""
+        weights, biases, _ = self.stack()
+        data = [s.detach() for s in data_states]
+        model = [s.detach() for s in model_states]
+        return (
+            core.neg_energy(model, weights, biases).mean()
+            - core.neg_energy(data, weights, biases).mean()
+        )
 
     def loss(self, images: Tensor, labels: Tensor | None = None) -> dict[str, Tensor]:
         """The joint-training surrogate, leaving the persistent chains as they are."""
         out = self.joint_terms(images, labels)
         out.pop("chains")
+        out.pop("means")
         return out
 
     def configure_optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
@@ -617,12 +660,34 @@ class DBM(BoltzmannMachine):
             ctx.optimize(f"pretrain{layer}", out["loss"])
             return out | {"layer": torch.tensor(float(layer))}
         out = ctx.model.joint_terms(images)
-        chains = out.pop("chains")
+        chains, means = out.pop("chains"), out.pop("means")
         ctx.optimize("joint", out["loss"])
         with torch.no_grad():
             for stored, new in zip(self.chains(), chains, strict=True):
                 stored.copy_(new)
+            if self.config.centering:
+                first = ctx.step == self.num_hidden_layers * self.config.pretrain_steps
+                rate = 1.0 if first else self.config.centering_rate
+                old = self.offsets()
+                self.move_offsets(
+                    [(1 - rate) * o + rate * m.mean(0) for o, m in zip(old, means, strict=True)]
+                )
         return out | {"layer": torch.tensor(0.0)}
+
+    @torch.no_grad()
+    def move_offsets(self, new: list[Tensor]) -> None:
+        """Set the centring offsets to ``new``, shifting the biases so that the
+        distribution is unchanged: b_k += W_{k-1}^T (o'_{k-1} - o_{k-1}) + W_k (o'_{k+1} -
+        o_{k+1}) (Montavon and Mueller 2012)."""
+        W, old = list(self.weights), self.offsets()
+        delta = [n.to(o.dtype) - o for n, o in zip(new, old, strict=True)]
+        for k, b in enumerate(self.biases):
+            if k > 0:
+                b += W[k - 1].T @ delta[k - 1]
+            if k < len(W):
+                b += W[k] @ delta[k + 1]
+        for o, n in zip(old, new, strict=True):
+            o.copy_(n)
 
     # -- likelihood ----------------------------------------------------------------------------
 
@@ -635,7 +700,8 @@ class DBM(BoltzmannMachine):
         """The mean-field lower bound on log p*(v) = log sum_h exp(-E(v, h)), float64, (N,)."""
         weights, biases = self._double_stack()
         v = self.to_visible(images).double()
-        return core.mean_field_bound(v, weights, biases, steps or self.config.mean_field_steps)
+        bound = core.mean_field_bound(v, weights, biases, steps or self.config.mean_field_steps)
+        return bound + float(self.stack()[2])
 
     @torch.no_grad()
     def exact_log_prob(self, images: Tensor) -> Tensor:

@@ -30,6 +30,8 @@ def _check_common(config: RBMConfig | DBMConfig) -> None:
     """The settings both machines share: SGD, initial weights, sampling."""
     _positive(config, "num_chains", "gibbs_steps", "init_std")
     _non_negative(config, "weight_decay")
+    if not 0.0 < config.centering_rate <= 1.0:
+        raise ConfigError("centering_rate", f"must be in (0, 1], got {config.centering_rate}")
     if config.lr is not None and config.lr <= 0:
         raise ConfigError("lr", f"must be positive (or None for --train.lr), got {config.lr}")
     if not 0.0 <= config.momentum < 1.0:
@@ -99,8 +101,6 @@ class RBMConfig:
     def __post_init__(self) -> None:
         _positive(self, "hidden", "cd_k")
         _check_common(self)
-        if not 0.0 < self.centering_rate <= 1.0:
-            raise ConfigError("centering_rate", f"must be in (0, 1], got {self.centering_rate}")
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,13 @@ class DBMConfig:
     mean_field_steps: int = 10
     """Mean-field updates (odd layers, then even) of the data posterior, in training and
     in the likelihood bound."""
+    centering: bool = False
+    """Centre every layer in joint training: energy -sum_k b_k^T h_k - sum_j (h_j -
+    o_j)^T W_j (h_{j+1} - o_{j+1}), offsets o set to the data means (the visible mean and
+    the mean-field means) at the first joint step and then moving averages of them
+    (Montavon and Mueller 2012); the offsets are 0 during pre-training."""
+    centering_rate: float = 0.01
+    """Moving-average rate of the centring offsets per joint update."""
     lr: float | None = None
     """SGD learning rate of joint training (None: --train.lr). Joint training with
     persistent chains diverged at 0.02 in a short run (benchmarks/RESULTS.md); the recipe
