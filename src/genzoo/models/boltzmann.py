@@ -32,7 +32,10 @@ DBM (Salakhutdinov and Hinton 2009, "Deep Boltzmann Machines", AISTATS): energy
    (``mean_field_steps`` fixed-point updates, initialised by the doubled bottom-up pass),
    the model term under ``num_chains`` persistent Gibbs chains (a buffer) advanced by
    ``chain_steps`` sweeps per update (stochastic approximation, Younes 1989 / Tieleman 2008);
-   surrogate mean E(v, mu) - mean E(chains).
+   surrogate mean E(v, mu) - mean E(chains). Optionally centred (``centering``, Montavon
+   and Mueller 2012): E = -sum b_k^T h_k - sum (h_j - o_j)^T W_j (h_{j+1} - o_{j+1}) with
+   offsets o set from the first joint batch (data mean, mean-field means), then moving
+   averages, the biases shifted at every move so that the distribution is unchanged.
 
 Sampling (both): chains from random starts (every unit Bernoulli(1/2)), ``gibbs_steps``
 block Gibbs sweeps (odd layers, then even layers), and the visible units of the last sweep:
@@ -497,8 +500,10 @@ class DBM(BoltzmannMachine):
 
     Example:
         >>> model = genzoo.create_model("dbm", image_shape=(1, 28, 28), kind="binary",
-        ...                             hidden=(500, 1000), pretrain_steps=3000)
-        >>> fit(model, data, "runs/dbm", TrainConfig(steps=20000, lr=0.05, grad_clip=0))
+        ...                             hidden=(500, 1000), pretrain_steps=6000,
+        ...                             pretrain_lr=0.05, lr=0.005)
+        >>> fit(model, data, "runs/dbm", TrainConfig(steps=42000, batch_size=100, grad_clip=0))
+        >>> model.nll_terms(test_images, ais_runs=100, ais_betas=14500)  # {"nll_bound_ais"}
     """
 
     name = "dbm"
