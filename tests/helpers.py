@@ -14,6 +14,8 @@ TINY: dict[str, dict] = {
     "vae": {"latent_dim": 2, "hidden": 8, "hidden_layers": 1},
     "gan": {"latent_dim": 4, "width": 4, "hidden_layers": 1},
     "progan": {"latent_dim": 4, "channel_base": 16, "max_channels": 4, "mbstd_group_size": 2},
+    "rbm": {"hidden": 4, "num_chains": 3, "gibbs_steps": 3},
+    "dbm": {"hidden": (4, 3), "num_chains": 3, "gibbs_steps": 3, "mean_field_steps": 2},
 }
 
 # Image shapes of the conformance suite for families that refuse its default (1, 6, 6) and

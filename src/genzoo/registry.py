@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from genzoo.config import DataSpec, from_dict
 from genzoo.errors import ConfigError, UserInputError
+from genzoo.models.boltzmann_config import DBMConfig, RBMConfig
 from genzoo.models.gan_config import GANConfig
 from genzoo.models.gated_pixelcnn_config import GatedPixelCNNConfig
 from genzoo.models.pixelcnn_config import PixelCNNConfig
@@ -100,6 +101,20 @@ MODELS: dict[str, ModelEntry] = {
             "genzoo.models.progan:ProGAN",
             "Progressive GAN: grown 4x4 to full size, fade-in, WGAN-GP (Karras et al. 2018)",
             ("8bit", "binary"),
+        ),
+        ModelEntry(
+            "rbm",
+            RBMConfig,
+            "genzoo.models.boltzmann:RBM",
+            "RBM, CD-k or persistent CD; exact or AIS log Z (Salakhutdinov & Murray 2008)",
+            ("binary",),
+        ),
+        ModelEntry(
+            "dbm",
+            DBMConfig,
+            "genzoo.models.boltzmann:DBM",
+            "Deep Boltzmann Machine, 2-3 layers; AIS log Z (Salakhutdinov & Hinton 2009)",
+            ("binary",),
         ),
     ]
 }
