@@ -295,7 +295,9 @@ def test_unknown_names_and_options() -> None:
     with pytest.raises(UserInputError, match="image-folder:PATH"):
         load_dataset("image-folder")
     with pytest.raises(UserInputError, match="image_size"):
-        load_dataset("digits", image_size=32)
+        load_dataset("toy2d:8gaussians", image_size=32)  # points: nothing to resize
+    with pytest.raises(UserInputError, match="image_size"):
+        load_dataset("digits", image_size=0)
     with pytest.raises(UserInputError, match="seed"):
         load_dataset("toy2d:8gaussians", seed=-1)
 
