@@ -46,7 +46,8 @@ class TrainCommand(Generic[M]):
     """The training loop's settings."""
     data: str = "fashion-mnist"
     """Dataset: fashion-mnist, mnist, binarized-mnist[:fixed], cifar10, digits,
-    image-folder:PATH, ... ('genzoo data list')."""
+    image-folder:PATH, ... ('genzoo data list'). Default: fashion-mnist
+    (binarized-fashion-mnist for rbm and dbm)."""
     out: Path = Path("runs/run")
     """Run directory to create (or to continue with --resume)."""
     resume: bool = False
@@ -56,7 +57,8 @@ class TrainCommand(Generic[M]):
     data_root: Path | None = None
     """Folder holding the dataset's files (overrides the usual look-up)."""
     image_size: int | None = None
-    """Resize images to this size (image-folder datasets)."""
+    """Resize the images to this square size (any image dataset, e.g. 32 for Fashion-MNIST
+    under a progressive GAN; image-folder datasets default to 64)."""
     print_config: bool = False
     """Print the resolved settings as a recipe (TOML) and exit."""
 
@@ -342,6 +344,32 @@ class VizGrowth(_VizOptions):
     """Codes shown (one per column)."""
 
 
+@dataclass
+class VizChain(_VizOptions):
+    """Gibbs chains of a Boltzmann machine from random starts, over time (one row per
+    time, one column per chain): how samples emerge from noise."""
+
+    out: Path = Path("chain.png")
+    """PNG file to write."""
+    chains: int = 8
+    """Chains run side by side."""
+    steps: int = 1000
+    """Block Gibbs sweeps in all."""
+    every: int = 100
+    """Sweeps between the rows shown."""
+
+
+@dataclass
+class VizFilters(_VizOptions):
+    """A Boltzmann machine's first-layer weights as images (mid-grey 0, white excitatory,
+    black inhibitory), the most formed first."""
+
+    out: Path = Path("filters.png")
+    """PNG file to write."""
+    n: Annotated[int, tyro.conf.arg(aliases=("-n",))] = 100
+    """Filters shown."""
+
+
 VizCommand = (
     Annotated[VizManifold, tyro.conf.subcommand("manifold")]
     | Annotated[VizLatents, tyro.conf.subcommand("latents")]
@@ -350,6 +378,8 @@ VizCommand = (
     | Annotated[VizArithmetic, tyro.conf.subcommand("arithmetic")]
     | Annotated[VizNearest, tyro.conf.subcommand("nearest")]
     | Annotated[VizGrowth, tyro.conf.subcommand("growth")]
+    | Annotated[VizChain, tyro.conf.subcommand("chain")]
+    | Annotated[VizFilters, tyro.conf.subcommand("filters")]
 )
 
 
@@ -419,7 +449,12 @@ def run_train(model_name: str, argv: Sequence[str]) -> int:
     command_cls = TrainCommand[entry.config_class]  # type: ignore[name-defined]
     argv = list(argv)
     try:
-        default = TrainCommand(model=entry.config_class(), out=Path("runs") / model_name)
+        default = TrainCommand(
+            model=entry.config_class(),
+            train=TrainConfig(**dict(entry.train_defaults)),
+            data=entry.data,
+            out=Path("runs") / model_name,
+        )
         if "--config" in argv:
             i = argv.index("--config")
             if i + 1 >= len(argv):
@@ -703,6 +738,10 @@ def run_viz(argv: Sequence[str]) -> int:
         grid, nrow = views.arithmetic_view(model, *groups, seed=args.seed, label=args.label)
     elif isinstance(args, VizGrowth):
         grid, nrow = views.growth_view(model, args.n, args.seed)
+    elif isinstance(args, VizChain):
+        grid, nrow = views.chain_view(model, args.chains, args.steps, args.every, args.seed)
+    elif isinstance(args, VizFilters):
+        grid, nrow = views.filters_view(model, args.n)
     else:
         grid, nrow = views.nearest_view(model, run, args.n, args.k, args.seed)
     save_grid(grid, args.out, nrow=nrow, scale=args.scale)
@@ -720,7 +759,7 @@ COMMANDS: dict[str, tuple[str, Callable[[Sequence[str]], int]]] = {
     "data": ("Datasets: 'genzoo data list', 'genzoo data prepare NAME'", run_data),
     "viz": (
         "Views: manifold, latents, interpolate, reconstruct (vae); arithmetic (gan); growth "
-        "(progan); nearest (any)",
+        "(progan); chain, filters (rbm, dbm); nearest (any)",
         run_viz,
     ),
 }

@@ -37,6 +37,9 @@ class ModelEntry:
         target: ``"module:Class"`` of the model, imported lazily.
         summary: one line for listings.
         data_kinds: the data kinds the model accepts.
+        data: the dataset ``genzoo train NAME`` uses when --data is not given.
+        train_defaults: the family's defaults of the loop's settings where the generic
+            ones (Adam's learning rate, gradient clipping) do not suit it.
     """
 
     name: str
@@ -44,6 +47,8 @@ class ModelEntry:
     target: str
     summary: str
     data_kinds: tuple[str, ...]
+    data: str = "fashion-mnist"
+    train_defaults: tuple[tuple[str, Any], ...] = ()
 
     def model_class(self) -> type[GenerativeModel]:
         module, _, cls = self.target.partition(":")
@@ -101,6 +106,8 @@ MODELS: dict[str, ModelEntry] = {
             "genzoo.models.progan:ProGAN",
             "Progressive GAN: grown 4x4 to full size, fade-in, WGAN-GP (Karras et al. 2018)",
             ("8bit", "binary"),
+            # WGAN-GP is not clipped in the paper; the model keeps its own EMA of G
+            train_defaults=(("grad_clip", 0.0),),
         ),
         ModelEntry(
             "rbm",
@@ -108,6 +115,9 @@ MODELS: dict[str, ModelEntry] = {
             "genzoo.models.boltzmann:RBM",
             "RBM, CD-k or persistent CD; exact or AIS log Z (Salakhutdinov & Murray 2008)",
             ("binary",),
+            data="binarized-fashion-mnist",
+            # SGD with momentum at the papers' rate; clipping would shrink every CD step
+            train_defaults=(("lr", 0.05), ("grad_clip", 0.0), ("batch_size", 100)),
         ),
         ModelEntry(
             "dbm",
@@ -115,6 +125,8 @@ MODELS: dict[str, ModelEntry] = {
             "genzoo.models.boltzmann:DBM",
             "Deep Boltzmann Machine, 2-3 layers; AIS log Z (Salakhutdinov & Hinton 2009)",
             ("binary",),
+            data="binarized-fashion-mnist",
+            train_defaults=(("lr", 0.005), ("grad_clip", 0.0), ("batch_size", 100)),
         ),
     ]
 }
@@ -167,7 +179,13 @@ def create_model(
         )
     data = DataSpec(image_shape=tuple(image_shape), kind=kind, num_classes=num_classes)  # type: ignore[arg-type]
     if data.kind not in entry.data_kinds:
+        hint = ""
+        if entry.data_kinds == ("binary",):
+            hint = (
+                "; train it on a binarised dataset, e.g. --data binarized-fashion-mnist "
+                "('genzoo data list' shows them all)"
+            )
         raise UserInputError(
-            f"model {name!r} takes {' or '.join(entry.data_kinds)} data, not {data.kind!r}"
+            f"model {name!r} takes {' or '.join(entry.data_kinds)} data, not {data.kind!r}{hint}"
         )
     return entry.model_class()(config, data)

@@ -88,10 +88,15 @@ def evaluate_likelihood(
         "likelihood": LIKELIHOOD_WORDS[model.density],
         "likelihood_settings": {"n": n, "seed": settings.seed} | ({} if exact else dict(options)),
     }
+    details = model.likelihood_details(**options)
+    if details:
+        result["likelihood_details"] = details
     for key, total in sums.items():
         nll = total / n
         result[key] = {
             "nats_per_image": nll,
             "bits_per_dim": nll / (model.data.num_dims * math.log(2)),
         }
+        if details.get("log_z_std"):  # one log Z shifts every example: its spread is the NLL's
+            result[key]["std"] = details["log_z_std"]
     return result

@@ -22,7 +22,9 @@ from genzoo.evaluation.settings import EvalSettings
 from genzoo.evaluation.table import METRICS, describe
 from genzoo.runs import Run
 
-LIKELIHOOD_KEYS = ("n", "likelihood", "likelihood_settings", "likelihood_against")
+LIKELIHOOD_KEYS = (
+    "n", "likelihood", "likelihood_settings", "likelihood_against", "likelihood_details",
+)  # fmt: skip
 
 
 def open_run(run: str | Path | Run, settings: EvalSettings) -> Run:

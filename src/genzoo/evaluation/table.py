@@ -89,10 +89,16 @@ def _f(x: Any, spec: str) -> str:
 
 def term_label(key: str) -> str:
     """What an ``nll_terms`` key is, in words: 'exact', 'IWAE-1000 bound', 'AIS-500 estimate'."""
-    if key == "nll":
-        return "exact"
-    if key == "nll_elbo":
-        return "ELBO bound"
+    named = {
+        "nll": "exact",
+        "nll_exact": "exact log Z",
+        "nll_elbo": "ELBO bound",
+        "nll_ais": "AIS log Z estimate",
+        "nll_bound_exact": "mean-field bound",
+        "nll_bound_ais": "mean-field bound, AIS log Z",
+    }
+    if key in named:
+        return named[key]
     if key.startswith("nll_iwae"):
         return f"IWAE-{key[len('nll_iwae') :]} bound"
     if key.startswith("nll_ais"):
@@ -121,6 +127,17 @@ def best_nll(entry: dict[str, Any]) -> tuple[str, dict[str, float]] | None:
 DENSITY_SIGN = {"exact": "", "bound": "<= ", "estimate": "~ "}
 
 
+def term_sign(key: str, density: str | None) -> str:
+    """How a figure relates to the true NLL: "" exact, "<= " an upper bound, "~ " an
+    estimate. A term's own name decides where it can (a Boltzmann machine with an
+    enumerated log Z has an exact NLL), else the model's declared density."""
+    if key in ("nll", "nll_exact"):
+        return ""
+    if key == "nll_bound_exact":
+        return "<= "
+    return DENSITY_SIGN.get(density or "", "")
+
+
 def _nll_cells(entry: dict[str, Any], row: RowFacts, settings: EvalSettings) -> list[str]:
     if row.is_reference:
         return ["-", "-"]
@@ -130,7 +147,7 @@ def _nll_cells(entry: dict[str, Any], row: RowFacts, settings: EvalSettings) -> 
     if best is None:
         return ["n/a", "n/a"]
     key, v = best
-    sign = DENSITY_SIGN.get(row.density, "")
+    sign = term_sign(key, row.density)
     return [
         f"{sign}{v['nats_per_image']:.1f} ({term_label(key)})",
         f"{sign}{v['bits_per_dim']:.4f}",
@@ -139,6 +156,9 @@ def _nll_cells(entry: dict[str, Any], row: RowFacts, settings: EvalSettings) -> 
 
 def _nll_describe(entry: dict[str, Any]) -> list[str]:
     lines = [f"n={entry.get('n')}, {entry.get('likelihood')}:"]
+    summary = entry.get("likelihood_details", {}).get("summary")
+    if summary:
+        lines.append(f"  {summary}")
     for key, e in nll_terms_of(entry).items():
         spread = f" (+- {e['std']:.2f})" if e.get("std") is not None else ""
         lines.append(
@@ -152,8 +172,9 @@ def _nll_note(settings: EvalSettings) -> str:
     return (
         "NLL: negative log-likelihood of the discrete data in nats per image, bits/dim = "
         "nats / (D ln 2); exact for autoregressive models, '<=' an upper bound (VAE: the "
-        f"tightest of ELBO and IWAE-{settings.iwae_k}), '~' an estimate (AIS: log Z "
-        "estimated, so the NLL may err either way by its spread); GANs define no density."
+        f"tightest of ELBO and IWAE-{settings.iwae_k}), '~' an estimate (Boltzmann machines: "
+        f"log Z by AIS, {settings.ais_runs} runs x {settings.ais_betas} betas, which tends to "
+        "underestimate log Z and so the NLL); GANs define no density."
     )
 
 

@@ -77,6 +77,10 @@ class GenerativeModel(nn.Module):
     can_complete: ClassVar[bool] = False
     """``complete(images, num_known_rows, *, labels, generator, **sample options)`` fills
     in the bottom of images (autoregressive models)."""
+    gibbs_chain: ClassVar[bool] = False
+    """The model samples by a Gibbs chain from a random start and its first layer's weights
+    are images (Boltzmann machines): the chain-over-time and filter views apply
+    (``init_state``, ``gibbs_sweep``, ``to_images``, ``stack``)."""
     grows: ClassVar[bool] = False
     """The model is grown level by level (progressive GAN): ``decode_levels(z, labels)``
     gives the images of codes z at every level trained so far, the growth view applies."""
@@ -176,6 +180,12 @@ class GenerativeModel(nn.Module):
             raise UserInputError(f"number of codes must be positive, got {n}")
         latent_dim = int(self.latent_dim)  # type: ignore[attr-defined]
         return torch.randn(n, latent_dim, generator=generator, device=self.device, dtype=self.dtype)
+
+    def likelihood_details(self, **options: Any) -> dict[str, Any]:
+        """JSON-able facts the figures of :meth:`nll_terms` rest on, stored and shown beside
+        them (e.g. the log partition function of a Boltzmann machine, with its spread);
+        takes the same options as ``nll_terms``. Default: none."""
+        return {}
 
     # -- training hooks --------------------------------------------------------------
 

@@ -105,6 +105,7 @@ class BoltzmannMachine(GenerativeModel):
     has_encoder = False
     can_complete = False
     sample_options: ClassVar[tuple[str, ...]] = ("gibbs_steps",)
+    gibbs_chain = True
 
     def __init__(self, config: Any, data: DataSpec) -> None:
         if data.kind != "binary":
@@ -243,6 +244,17 @@ class BoltzmannMachine(GenerativeModel):
         self.log_z_record.copy_(torch.tensor(values, dtype=torch.float64))
         self.log_z_digest.copy_(torch.tensor(list(digest), dtype=torch.uint8))
         return est
+
+    def likelihood_details(self, **options: Any) -> dict[str, Any]:
+        """The log partition function the NLL figures rest on (kept with the weights, so
+        this costs nothing after :meth:`nll_terms` with the same options)."""
+        runs, betas = self._ais_options(options)
+        est = self.log_partition(runs=runs, betas=betas)
+        return {
+            "log_z": est.log_z, "log_z_std": est.std, "log_z_low": est.low,
+            "log_z_high": est.high, "log_z_exact": est.exact, "ais_runs": est.runs,
+            "ais_betas": est.betas, "summary": est.describe(),
+        }  # fmt: skip
 
     @staticmethod
     def _ais_options(options: dict[str, Any]) -> tuple[int, int]:

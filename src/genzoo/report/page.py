@@ -223,6 +223,26 @@ def run_figures(run: Run, model: Any, *, seed: int = 0) -> list[Figure]:
                     "between two prior codes z0, z1: linear (top), spherical",
                 )
             )
+    if model.gibbs_chain:
+        from genzoo.viz.views import chain_view, filters_view
+
+        grid, nrow = chain_view(model, 8, 1000, 100, seed)
+        figures.append(
+            Figure(
+                "Gibbs chains over time",
+                grid_png(grid, nrow),
+                "8 chains from random starts (columns); rows: sweeps 0, 100, ..., 1000",
+            )
+        )
+        grid, nrow = filters_view(model, 50)
+        figures.append(
+            Figure(
+                "first-layer filters",
+                grid_png(grid, nrow),
+                "weights from the pixels to the 50 hidden units with the largest weight "
+                "vectors (mid-grey 0, white excitatory, black inhibitory)",
+            )
+        )
     if model.grows:
         from genzoo.viz.views import growth_view
 

@@ -174,3 +174,30 @@ def growth_view(model: Any, n: int, seed: int) -> Grid:
         )
     z = model.latents(n, generator=torch.Generator(model.device).manual_seed(seed))
     return growth_rows(growth(model, z)).cpu(), n
+
+
+def _gibbs_model(model: Any, view: str) -> None:
+    if not model.gibbs_chain:
+        raise UserInputError(
+            f"'{view}' shows a Gibbs chain and first-layer filters of a Boltzmann machine; "
+            f"{model.name} is not one (genzoo train rbm / dbm): use 'genzoo sample' instead"
+        )
+
+
+def chain_view(model: Any, chains: int, steps: int, every: int, seed: int) -> Grid:
+    """Gibbs chains from random starts over time: one row per time (sweep 0, every, ...),
+    one column per chain."""
+    from genzoo.viz.boltzmann import gibbs_chain
+
+    _gibbs_model(model, "chain")
+    g = torch.Generator(model.device).manual_seed(seed)
+    return gibbs_chain(model, chains, steps, every, generator=g).cpu(), chains
+
+
+def filters_view(model: Any, n: int) -> Grid:
+    """The first-layer weights as images (largest first), ten per row."""
+    from genzoo.viz.boltzmann import filters
+
+    _gibbs_model(model, "filters")
+    grid = filters(model, n).cpu()
+    return grid, min(10, len(grid))
