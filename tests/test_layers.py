@@ -13,7 +13,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 LAYERS: list[tuple[str, ...]] = [
-    ("genzoo._version", "genzoo.errors", "genzoo.io", "genzoo.config"),
+    ("genzoo._version", "genzoo.errors", "genzoo.io", "genzoo.config", "genzoo.progress"),
     ("genzoo.data",),
     ("genzoo.nn", "genzoo.losses"),
     ("genzoo.estimators",),

@@ -557,6 +557,7 @@ def run_sample(argv: Sequence[str]) -> int:
     args = tyro.cli(SampleCommand, args=argv, prog="genzoo sample")
     import torch
 
+    from genzoo.progress import tracking
     from genzoo.runs import Run, parse_indices
     from genzoo.viz import save_grid
     from genzoo.viz.views import completion_grid
@@ -583,7 +584,8 @@ def run_sample(argv: Sequence[str]) -> int:
         if model.conditional and labels is None:
             labels = torch.arange(args.n, device=device) % (model.data.num_classes or 1)
             print(f"labels 0-{(model.data.num_classes or 1) - 1} in turn (choose with --labels)")
-        images = model.sample(args.n, labels=labels, generator=g, **options)
+        with tracking():
+            images = model.sample(args.n, labels=labels, generator=g, **options)
         if model.data.is_points:
             _save_points(run, images, labels, args.out, f"{model.name}: {args.n} samples")
             print(f"wrote {args.out}")
@@ -597,7 +599,8 @@ def run_sample(argv: Sequence[str]) -> int:
         elif labels is not None:
             labels = labels[: len(originals)]
         rows = args.known_rows if args.known_rows is not None else model.data.image_shape[1] // 2
-        grid, nrow = completion_grid(model, originals, labels, rows, generator=g, **options)
+        with tracking():
+            grid, nrow = completion_grid(model, originals, labels, rows, generator=g, **options)
     save_grid(grid, args.out, nrow=nrow, scale=args.scale)
     print(f"wrote {args.out}")
     return 0

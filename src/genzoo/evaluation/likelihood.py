@@ -60,7 +60,7 @@ def evaluate_likelihood(
         {"nats_per_image", "bits_per_dim"}}``: nats per example of the discrete data,
         and ``bits/dim = nats / (D ln 2)``.
     """
-    from tqdm.auto import tqdm
+    from genzoo.progress import bar
 
     require_density(model)
     n = min(settings.n or len(dataset), len(dataset))
@@ -72,7 +72,7 @@ def evaluate_likelihood(
     options = settings.likelihood_options()
     sums: dict[str, float] = {}
     bs = settings.batch_size
-    with tqdm(total=n, desc="likelihood", unit="img", disable=not progress, leave=False) as bar:
+    with bar(n, "likelihood", "img", disable=not progress, leave=False) as shown:
         for i in range(0, n, bs):
             x = x_all[i : i + bs].to(device)
             labels = None
@@ -81,7 +81,7 @@ def evaluate_likelihood(
             terms = model.nll_terms(x, labels, generator=g, **options)
             for key, value in terms.items():
                 sums[key] = sums.get(key, 0.0) + float(value.double().sum())
-            bar.update(len(x))
+            shown.update(len(x))
     exact = model.density == "exact"
     result: dict[str, Any] = {
         "n": n,

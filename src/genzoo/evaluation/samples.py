@@ -58,7 +58,7 @@ def draw_samples(
 ) -> Tensor:
     """n samples (uint8 (n, C, H, W), CPU) in batches; a class-conditional model gets the
     labels 0, 1, ..., K-1 in turn (balanced classes)."""
-    from tqdm.auto import tqdm
+    from genzoo.progress import bar
 
     if n < 1:
         raise UserInputError(f"--n must be >= 1, got {n}")
@@ -66,12 +66,12 @@ def draw_samples(
     g = torch.Generator(device).manual_seed(seed)
     k = model.data.num_classes or 1
     out = []
-    with tqdm(total=n, desc="sampling", unit="img", disable=not progress, leave=False) as bar:
+    with bar(n, "sampling", "img", disable=not progress, leave=False) as shown:
         for i in range(0, n, batch_size):
             m = min(batch_size, n - i)
             labels = (torch.arange(i, i + m, device=device) % k) if model.conditional else None
             out.append(model.sample(m, labels=labels, generator=g).cpu())
-            bar.update(m)
+            shown.update(m)
     return torch.cat(out)
 
 
@@ -186,17 +186,15 @@ class SampleSet:
         return ex
 
     def _features(self, images: Tensor, desc: str, tag: str | None) -> Tensor:
-        from tqdm.auto import tqdm
+        from genzoo.progress import bar
 
         ex = self.extractor
-        with tqdm(
-            total=len(images), desc=desc, unit="img", disable=not self.progress, leave=False
-        ) as bar:
+        with bar(len(images), desc, "img", disable=not self.progress, leave=False) as shown:
             if tag is None:
-                return ex.features(images, max_value=self.max_value, progress=bar.update)
+                return ex.features(images, max_value=self.max_value, progress=shown.update)
             return reference_features(
                 ex, images, tag=tag, max_value=self.max_value, cache=self.cache,
-                progress=bar.update,
+                progress=shown.update,
             ).features  # fmt: skip
 
     @cached_property

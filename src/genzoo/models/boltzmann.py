@@ -73,6 +73,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from genzoo import progress
 from genzoo.config import DataSpec, TrainConfig
 from genzoo.errors import UserInputError
 from genzoo.models import boltzmann_core as core
@@ -303,8 +304,10 @@ class BoltzmannMachine(GenerativeModel):
         self.check_labels(labels, n)
         weights, biases, _ = self.stack()
         states = self.init_state(n, generator)
+        progress.start(steps, "sweep")
         for _ in range(steps):
             states = core.gibbs_sweep(states, weights, biases, generator)
+            progress.advance()
         return self.to_images(states[0])
 
     # -- training helpers ----------------------------------------------------------------------
@@ -387,8 +390,10 @@ class RBM(BoltzmannMachine):
         """The visible states after ``steps`` Gibbs steps v -> h -> v from ``start``, (N, D)."""
         weights, biases, _ = self.stack()
         states: list[Tensor] = [start, start.new_zeros(start.shape[0], self.config.hidden)]
+        progress.start(steps, "sweep")
         for _ in range(steps):
             states = core.gibbs_sweep(states, weights, biases, generator)
+            progress.advance()
         return states[0]
 
     def cd_loss(self, data: Tensor, negatives: Tensor) -> Tensor:

@@ -361,9 +361,8 @@ def write_report(
     Raises:
         UserInputError: ``out`` exists and ``force`` is False, or it is not an .html file.
     """
-    from tqdm.auto import tqdm
-
     from genzoo.evaluation.samples import real_images
+    from genzoo.progress import bar
 
     out = Path(out)
     if out.suffix.lower() not in (".html", ".htm"):
@@ -391,7 +390,7 @@ def write_report(
         )
     pages = []
     models = [r for r in results if not r.is_reference]
-    for result in tqdm(models, desc="pictures", unit="run", disable=not progress):
+    for result in bar(None, "pictures", "run", disable=not progress, iterable=models):
         run = opened[result.run]
         figures = run_figures(run, result.loaded, seed=settings.seed)
         info = run.meta if run.is_run else {}

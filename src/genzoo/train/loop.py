@@ -29,11 +29,11 @@ from lightning_fabric import Fabric
 from lightning_fabric.loggers import TensorBoardLogger
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
 from genzoo.config import TrainConfig
 from genzoo.errors import NonFiniteLossError, UserInputError
 from genzoo.models.base import GenerativeModel, StepContext
+from genzoo.progress import bar as progress_bar
 from genzoo.runs import Run
 
 POINTS_IN_SCATTER = 1000
@@ -362,13 +362,10 @@ class _Trainer:
         """Steps ``start`` .. ``train.steps``: step, EMA, log, sample grid, checkpoint."""
         fabric, train, raw, out = self.fabric, self.train, self.raw, self.run.path
         csv_log = _CsvLog(out / "logs" / "metrics.csv")
-        bar = tqdm(
-            total=train.steps,
-            initial=start,
+        bar = progress_bar(
+            train.steps, "training", "step", initial=start,
             disable=not (train.progress and fabric.is_global_zero),
-            unit="step",
-            dynamic_ncols=True,
-        )
+        )  # fmt: skip
         self.step = start
         deadline = time.monotonic() + 60 * train.max_minutes if train.max_minutes else math.inf
         self.wrapped.train()
