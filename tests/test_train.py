@@ -197,6 +197,8 @@ def test_ddp_on_two_cpu_processes_trains_like_one_process_with_the_global_batch(
 
     from safetensors.torch import load_file
 
+    printed = {}
+
     def train(out, *extra):
         cmd = [sys.executable, "-m", "genzoo.cli", "train", "pixelcnn", "--data", "digits",
                "--model.hidden-channels", "6", "--model.num-blocks", "1",
@@ -205,9 +207,12 @@ def test_ddp_on_two_cpu_processes_trains_like_one_process_with_the_global_batch(
                "--out", str(tmp_path / out), *extra]  # fmt: skip
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stderr[-2000:]
+        printed[out] = proc.stdout
         return load_file(str(tmp_path / out / "model" / "model.safetensors"))
 
     two = train("ddp", "--train.devices", "2", "--train.strategy", "ddp")
+    # only the first process prints the header and the summary
+    assert printed["ddp"].count("done:") == 1 and printed["ddp"].count("parameters;") == 1
     one = train("single")
     assert two.keys() == one.keys()
     for k in one:

@@ -477,7 +477,7 @@ def run_train(model_name: str, argv: Sequence[str]) -> int:
         return 0
 
     from genzoo.runs import Run
-    from genzoo.train.session import train_run
+    from genzoo.train.session import is_main_process, train_run
 
     run = Run(args.out)
     if not args.force:  # fail before loading any data (this check changes nothing on disk)
@@ -492,10 +492,11 @@ def run_train(model_name: str, argv: Sequence[str]) -> int:
         model_name, args.model, args.train, data_info, run,
         resume=args.resume, force=args.force, given=_given_options(argv),
     )  # fmt: skip
-    print(
-        f"done: {args.out} (sample with 'genzoo sample {args.out}', "
-        f"evaluate with 'genzoo eval {args.out}')"
-    )
+    if is_main_process():
+        print(
+            f"done: {args.out} (sample with 'genzoo sample {args.out}', "
+            f"evaluate with 'genzoo eval {args.out}')"
+        )
     return 0
 
 
@@ -799,7 +800,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[command][1](rest)
     except KeyboardInterrupt as e:
         # training says where its checkpoint is and how to continue; other commands stop
-        print(f"genzoo: {e or 'interrupted'}", file=sys.stderr)
+        print(f"genzoo: {str(e) or 'interrupted'}", file=sys.stderr)
         return 130
     except GenzooError as e:  # genzoo's own one-line errors; anything else is a bug: traceback
         print(f"genzoo: error: {e}", file=sys.stderr)

@@ -7,6 +7,9 @@ built-in base (``ValueError``, ``FileNotFoundError``, ...) or ``GenzooError`` fo
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class GenzooError(Exception):
     """Base class of every error genzoo raises on purpose."""
@@ -60,3 +63,31 @@ class NonFiniteLossError(GenzooError, FloatingPointError):
 
 class NoDensityError(GenzooError, NotImplementedError):
     """The model family defines no likelihood (for example a GAN)."""
+
+
+def _squash(name: str) -> str:
+    return "".join(c for c in name.lower() if c.isalnum())
+
+
+def _abbreviations(name: str) -> set[str]:
+    """'fashion-mnist' -> {'fashionmnist', 'fmnist', 'fashionm', 'fm'}: each hyphenated word
+    whole or by its initial, as people shorten names."""
+    out = {""}
+    for word in [w for w in name.lower().replace("_", "-").split("-") if w]:
+        out = {a + form for a in out for form in {word, word[0]}}
+    return {_squash(a) for a in out}
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """' (did you mean X?)' for the choice ``name`` most likely stands for, else ''.
+
+    An abbreviation ('fmnist' for 'fashion-mnist') or a spelling without hyphens wins over
+    a merely similar spelling (difflib), so 'fmnist' suggests fashion-mnist, not mnist.
+    """
+    choices = list(choices)
+    key = _squash(name)
+    exact = [c for c in choices if key and key in _abbreviations(c)]
+    if exact:
+        return f" (did you mean '{exact[0]}'?)"
+    close = difflib.get_close_matches(name.lower(), choices, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""

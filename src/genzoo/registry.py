@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from genzoo.config import DataSpec, from_dict
-from genzoo.errors import ConfigError, UserInputError
+from genzoo.errors import ConfigError, UserInputError, did_you_mean
 from genzoo.models.boltzmann_config import DBMConfig, RBMConfig
 from genzoo.models.gan_config import GANConfig
 from genzoo.models.gated_pixelcnn_config import GatedPixelCNNConfig
@@ -138,7 +138,8 @@ def get_entry(name: str) -> ModelEntry:
         return MODELS[name]
     except KeyError:
         raise UserInputError(
-            f"unknown model {name!r}; choose one of: {', '.join(sorted(MODELS))}"
+            f"unknown model {name!r}{did_you_mean(name, MODELS)}; choose one of: "
+            f"{', '.join(sorted(MODELS))}"
         ) from None
 
 

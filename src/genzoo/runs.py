@@ -220,6 +220,13 @@ class Run:
         """
         if self.is_run:
             self.refresh_export()
+            if not (self.export_dir / "model.safetensors").is_file():
+                raise MissingFileError(
+                    f"{self.path} holds a run that has written no checkpoint yet (it is at its "
+                    "first steps, or stopped before one): wait for its first checkpoint "
+                    "(--train.checkpoint-every), or continue it with 'genzoo train "
+                    f"{self.meta.get('model', 'MODEL')} --out {self.path} --resume'"
+                )
         return load_export(self.export_dir, map_location)
 
     def refresh_export(self) -> bool:

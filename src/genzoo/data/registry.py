@@ -8,7 +8,6 @@ the toy samples), so complementary slices never overlap.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from genzoo.data.folder import load_image_folder
 from genzoo.data.idx import IDX_FILES, idx_path, load_idx_split
 from genzoo.data.resize import resize_images
 from genzoo.data.toy2d import toy_distribution
-from genzoo.errors import DataNotFoundError, UserInputError
+from genzoo.errors import DataNotFoundError, UserInputError, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -129,10 +128,9 @@ def _parse_spec(spec: str) -> tuple[DatasetInfo, Path | None]:
         return _REGISTRY["image-folder"], folder
     if (key := spec.strip().lower()) in _REGISTRY:
         return _REGISTRY[key], None
-    close = difflib.get_close_matches(key, _REGISTRY, n=1)
-    guess = f"did you mean '{close[0]}'? " if close else ""
+    guess = did_you_mean(key, _REGISTRY)
     raise UserInputError(
-        f"unknown dataset {spec!r}: {guess}choose one of {', '.join(_REGISTRY)} "
+        f"unknown dataset {spec!r}{guess}; choose one of {', '.join(_REGISTRY)} "
         "(image-folder as 'image-folder:PATH')"
     )
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from genzoo.errors import UserInputError
+from genzoo.errors import UserInputError, did_you_mean
 
 if TYPE_CHECKING:
     from genzoo.evaluation.samples import SampleSet
@@ -458,10 +458,7 @@ def check_metrics(names: tuple[str, ...], settings: EvalSettings | None = None) 
     """Refuse unknown metric names (and, with settings, metrics those settings cannot run)."""
     unknown = [n for n in names if n not in METRICS]
     if unknown:
-        from difflib import get_close_matches
-
-        hints = [h for n in unknown for h in get_close_matches(n, list(METRICS), n=1)]
-        hint = f" (did you mean {', '.join(hints)}?)" if hints else ""
+        hint = did_you_mean(unknown[0], METRICS)
         raise UserInputError(
             f"unknown metric(s) {', '.join(unknown)}{hint}; choose from {', '.join(METRICS)}"
         )

@@ -41,9 +41,6 @@ from genzoo.runs import Run
 SAMPLES_SHOWN = 64
 NEIGHBOURS_ROWS = 8
 NEIGHBOURS_K = 5
-TILE_PIXELS = 56
-"""Tiles are enlarged (nearest neighbour, by a whole factor, at least 2) to about this many
-pixels, so 8x8 and 28x28 images stay legible."""
 
 
 @dataclass(frozen=True)
@@ -63,9 +60,9 @@ def _png(img: Any) -> bytes:
 
 def grid_png(images: Tensor, nrow: int | None = None, scale: int | None = None) -> bytes:
     """uint8 (N, C, H, W) images as the PNG bytes of one grid (enlarged, see TILE_PIXELS)."""
-    from genzoo.viz.grid import grid_image
+    from genzoo.viz.grid import grid_image, readable_scale
 
-    scale = scale or max(2, TILE_PIXELS // max(images.shape[-2:]))
+    scale = scale or max(2, readable_scale(max(images.shape[-2:])))
     return _png(grid_image(images.cpu(), nrow, scale))
 
 

@@ -450,8 +450,9 @@ def _sample_grid(
         save_scatter(images, path, labels=labels, log_density=log_density, title=title)
     else:
         from genzoo.viz import save_grid
+        from genzoo.viz.grid import readable_scale
 
-        save_grid(images, path, nrow=int(math.sqrt(n)))
+        save_grid(images, path, nrow=int(math.sqrt(n)), scale=readable_scale(images.shape[-1]))
     model.train(was_training)
 
 

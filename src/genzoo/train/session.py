@@ -7,6 +7,7 @@ build a model themselves and call :func:`~genzoo.train.loop.fit`.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
@@ -16,6 +17,12 @@ from genzoo.models.base import GenerativeModel
 from genzoo.registry import create_model, get_entry
 from genzoo.runs import Run
 from genzoo.train.loop import fit
+
+
+def is_main_process() -> bool:
+    """False in the extra processes a distributed launch starts (they re-run the command:
+    only the first prints its header and summary)."""
+    return all(int(os.environ.get(k, "0") or 0) == 0 for k in ("LOCAL_RANK", "NODE_RANK", "RANK"))
 
 
 def train_run(
@@ -58,10 +65,10 @@ def train_run(
         ignored_all = [f"train.{k}" for k in ignored] + sorted(
             g for g in given if not g.startswith("train.")
         )
-        if ignored_all:
+        if ignored_all and is_main_process():
             flags = ", ".join("--" + g.replace("_", "-") for g in ignored_all)
             print(f"--resume keeps the run's own settings; ignored: {flags}")
-        if train_given & set(run.RESUME_TAKES):
+        if train_given & set(run.RESUME_TAKES) and is_main_process():
             taken = ", ".join(f"--train.{k.replace('_', '-')}" for k in sorted(train_given))
             print(f"--resume takes: {taken}")
     dataset = load_dataset(
@@ -80,7 +87,8 @@ def train_run(
         config=model_config,
     )
     n_params = sum(p.numel() for p in model.parameters())
-    print(
+    say = print if is_main_process() else lambda *a, **k: None
+    say(
         f"{model_name}: {n_params / 1e6:.2f}M parameters; data {data_info['spec']} "
         f"({len(dataset)} training examples); run directory {run.path}"
     )

@@ -73,3 +73,14 @@ def save_grid(images: Tensor, path: str | Path, nrow: int | None = None, scale: 
     with atomic_path(path) as tmp:
         img.save(tmp, format="PNG")
     return path
+
+
+TILE_PIXELS = 56
+"""Image tiles are enlarged (nearest neighbour, by a whole factor) to about this many
+pixels, so 8x8 and 28x28 images stay legible."""
+
+
+def readable_scale(side: int) -> int:
+    """The whole enlargement factor that brings a tile of ``side`` pixels to about
+    :data:`TILE_PIXELS` (at least 1)."""
+    return max(1, TILE_PIXELS // max(1, side))

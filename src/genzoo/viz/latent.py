@@ -38,10 +38,11 @@ def require_latent_model(model: Any, view: str, *, encoder: bool = False) -> Any
             "none: use 'genzoo sample' for its samples instead"
         )
     if encoder and not model.has_encoder:
+        manifold = ", 'genzoo viz manifold'" if getattr(model, "latent_dim", 0) == 2 else ""
         raise UserInputError(
             f"'{view}' starts from images and needs an encoder; {model.name} has no encoder (its "
             "codes come from the prior): use 'genzoo viz interpolate --between "
-            "sample:0,sample:1', 'genzoo viz arithmetic' or 'genzoo viz manifold'"
+            f"sample:0,sample:1' or 'genzoo viz arithmetic'{manifold}"
         )
     return model
 
@@ -66,10 +67,12 @@ def manifold(model: Any, n: int = 20, label: int | None = None) -> Tensor:
     """
     model = require_latent_model(model, "manifold")
     if model.latent_dim != 2:
+        other = "'interpolate'" + (", 'latents' (a projection)" if model.has_encoder else "")
+        other += ", 'arithmetic'" if not model.has_encoder else ""
         raise UserInputError(
-            f"the manifold view decodes a 2-D grid, but this model has latent_dim "
-            f"{model.latent_dim}; train one with --model.latent-dim 2, or use 'genzoo viz "
-            "latents' (a projection) or 'interpolate'"
+            f"the manifold view decodes a 2-D grid of codes, but this {model.name} has "
+            f"latent_dim {model.latent_dim}: train one with --model.latent-dim 2; for this "
+            f"model use 'genzoo viz' {other}"
         )
     device = model.device
     z = manifold_codes(n).to(device)
