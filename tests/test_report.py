@@ -192,8 +192,9 @@ def test_report_refuses_to_overwrite_and_wrong_suffix(report, runs, capsys):
     assert "HTML" in capsys.readouterr().err
 
 
-def _open_in_chromium(path):
-    """Load a page in headless Chromium; return (images [(alt, complete, width)], errors)."""
+def _open_in_chromium(path, query=None):
+    """Load a page in headless Chromium; return (images [(alt, complete, width)], errors),
+    and with ``query`` (a JS function of the document) its result as well."""
     sync_api = pytest.importorskip("playwright.sync_api")
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
@@ -214,9 +215,10 @@ def _open_in_chromium(path):
             images = page.eval_on_selector_all(
                 "img", "els => els.map(e => [e.alt, e.complete, e.naturalWidth])"
             )
+            found = page.evaluate(query) if query else None
         finally:
             browser.close()
-    return images, errors
+    return (images, errors, found) if query else (images, errors)
 
 
 def test_report_opens_in_headless_chromium_with_every_image_shown(report, tmp_path):
@@ -244,3 +246,42 @@ def test_report_of_a_2d_toy_run_draws_scatters_and_refuses_image_metrics(tmp_pat
     assert titles[:2] == ["real points", "samples"]
     assert main(["compare", str(run), "--metrics", "fid"]) == 2
     assert "--metrics nll" in capsys.readouterr().err
+
+
+TABLE_QUERY = """() => ({
+    links: [...document.querySelectorAll('nav a')].map(
+        a => !!document.getElementById(a.getAttribute('href').slice(1))),
+    headers: [...document.querySelectorAll('th')].map(th => th.textContent),
+    best: document.querySelectorAll('td.best').length,
+    wrapped: [...document.querySelectorAll('td')].filter(
+        td => getComputedStyle(td).whiteSpace !== 'nowrap').length,
+    reading: document.querySelector('.reading') ? document.querySelector('.reading').innerText : '',
+    headings: [...document.querySelectorAll('h2')].map(h => h.textContent),
+})"""
+
+
+def test_report_says_what_to_conclude(report):
+    _, errors, found = _open_in_chromium(report, TABLE_QUERY)
+    assert errors == []
+    assert len(found["links"]) == 2 + 3 and all(found["links"])  # contents: every link lands
+    for header in ("steps", "epochs", "train time", "FID ↓", "bits/dim ↓", "precision ↑"):
+        assert header in found["headers"], found["headers"]
+    assert found["best"] >= 3 and found["wrapped"] == 0
+    assert "Best likelihood: pcnn" in found["reading"] or "Best likelihood: vae" in found["reading"]
+    assert "Best samples by FID" in found["reading"] and "floor" in found["reading"]
+    assert not any(": " in h and h.split(": ")[0] == h.split(": ")[1] for h in found["headings"])
+
+
+def test_csv_tables_hold_numbers_and_the_terminal_table_fits(runs, tmp_path, capsys, monkeypatch):
+    r = _copy(runs, tmp_path)
+    argv = ["compare", str(r["pcnn"]), str(r["gan"]), *QUICK, "--out", str(tmp_path / "t.csv")]
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    table = lines[next(i for i, x in enumerate(lines) if x.startswith("run ")) : -1]  # to "wrote"
+    assert len(table) > 10 and max(len(line) for line in table) <= 80
+    table = list(csv.reader(io.StringIO((tmp_path / "t.csv").read_text())))
+    head = table[0]
+    pcnn = dict(zip(head, table[1], strict=True))
+    float(pcnn["NLL (nats/image)"]), float(pcnn["FID"]), int(pcnn["steps"])  # plain numbers
+    assert "(exact)" not in pcnn["NLL (nats/image)"] and "+-" not in pcnn["KID x 1e3"]

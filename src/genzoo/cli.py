@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import io
 import json
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -646,7 +647,7 @@ def run_compare(argv: Sequence[str]) -> int:
     results = compare_runs(args.runs, settings, real_row=args.real_row)
     table = build_table(results, settings)
     print()
-    print(table.render("text"), end="")
+    print(table.render("text", width=shutil.get_terminal_size((120, 24)).columns), end="")
     if args.out is not None:
         from genzoo.io import atomic_path
 

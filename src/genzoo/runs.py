@@ -261,6 +261,18 @@ class Run:
                 h.update(block)
         return h.hexdigest()[:16]
 
+    def training_info(self) -> dict[str, Any]:
+        """The training budget of the exported weights: ``{"step", "epochs", "seconds",
+        "batch_size"}`` as far as recorded ({} for a hand-made export)."""
+        try:
+            meta = json.loads((self.export_dir / "config.json").read_text())
+        except (OSError, ValueError):
+            return {}
+        info = dict(meta.get("training") or {}) if isinstance(meta, dict) else {}
+        if isinstance(meta, dict) and isinstance(meta.get("step"), int):
+            info["step"] = meta["step"]
+        return info
+
     def export(self, out: Path, *, raw: bool = False) -> int:
         """Write the model of the last checkpoint to ``out`` (config.json +
         model.safetensors); the EMA weights unless ``raw``. Returns the checkpoint's step."""
@@ -276,7 +288,11 @@ class Run:
             prefix = "module."
             weights = {k[len(prefix) :]: v for k, v in state["ema"].items() if k.startswith(prefix)}
         model.load_state_dict(weights)
-        export_model(model, out, step=int(state["step"]) if out == self.export_dir else None)
+        own = out == self.export_dir  # the run's own export records its step and budget
+        export_model(
+            model, out, step=int(state["step"]) if own else None,
+            training=state.get("training") if own else None,
+        )  # fmt: skip
         return int(state["step"])
 
     # -- stored evaluations ---------------------------------------------------------
@@ -428,12 +444,17 @@ class Run:
         state: dict[str, Any],
         model: GenerativeModel,
         export_weights: dict[str, torch.Tensor] | None = None,
+        training: dict[str, Any] | None = None,
     ) -> None:
         """Write the training state (``checkpoint.pt``) and refresh the export from it
-        (marked with the step, so an export left behind by a kill is recognised)."""
+        (marked with the step, so an export left behind by a kill is recognised, and with
+        the training budget so far)."""
         try:
             save_checkpoint(self.checkpoint_path, {"format": FORMAT_VERSION, **state})
-            export_model(model, self.path / EXPORT_DIR, export_weights, step=int(state["step"]))
+            export_model(
+                model, self.path / EXPORT_DIR, export_weights, step=int(state["step"]),
+                training=training,
+            )  # fmt: skip
         except OSError as e:
             raise RunWriteError(
                 f"cannot write the checkpoint into {self.path} ({e.strerror or e}); the previous "

@@ -60,6 +60,7 @@ class Metric:
         on_real_row: the real-data row of ``compare`` is measured with it.
         columns: its columns in the comparison table.
         compute: SampleSet -> the stored entry (sample metrics; None for the likelihood).
+        values: entry -> the numbers behind the cells.
         cells: (entry or {}, RowFacts, settings) -> one string per column.
         describe: entry -> lines for ``genzoo eval``.
         note: settings -> the table's note on this metric ("" for none).
@@ -74,6 +75,9 @@ class Metric:
     describe: Callable[[dict[str, Any]], list[str]]
     note: Callable[[EvalSettings], str]
     compute: Callable[[SampleSet], dict[str, Any]] | None = None
+    values: Callable[[dict[str, Any], RowFacts], list[float | None]] | None = None
+    """entry -> one number per column (None where there is none): for the best-value marks
+    and for CSV/JSON tables, which hold numbers, not display text."""
     features: bool = False
     needs_train: bool = False
     on_real_row: bool = False
@@ -152,6 +156,26 @@ def _nll_cells(entry: dict[str, Any], row: RowFacts, settings: EvalSettings) -> 
         f"{sign}{v['nats_per_image']:.1f} ({term_label(key)})",
         f"{sign}{v['bits_per_dim']:.4f}",
     ]
+
+
+def _nll_values(entry: dict[str, Any], row: RowFacts) -> list[float | None]:
+    best = best_nll(entry) if row.density is not None and not row.is_reference else None
+    return [None, None] if best is None else [best[1]["nats_per_image"], best[1]["bits_per_dim"]]
+
+
+def _get(*keys: str, scale: float = 1.0) -> Callable[[dict[str, Any], RowFacts], list]:
+    """Values of an entry's fields (scaled), None where missing."""
+
+    def values(e: dict[str, Any], row: RowFacts) -> list[float | None]:
+        return [None if e.get(k) is None else scale * e[k] for k in keys]
+
+    return values
+
+
+def _nn_values(e: dict[str, Any], row: RowFacts) -> list[float | None]:
+    px = e.get("pixel", {})
+    rate = px.get("duplicate_rate")
+    return [None if rate is None else 100 * rate, px.get("median_ratio")]
 
 
 def _nll_describe(entry: dict[str, Any]) -> list[str]:
@@ -320,6 +344,7 @@ METRICS: dict[str, Metric] = {
             _nll_cells,
             _nll_describe,
             _nll_note,
+            values=_nll_values,
         ),
         Metric(
             "fid",
@@ -330,6 +355,7 @@ METRICS: dict[str, Metric] = {
             lambda e: [f"  fid: {e['value']:.3f}"],
             _none,
             compute=_fid,
+            values=_get("value"),
             features=True,
             on_real_row=True,
         ),
@@ -348,6 +374,7 @@ METRICS: dict[str, Metric] = {
                 "the std over 100 subsets of 1000 (shown when n > 1000)."
             ),
             compute=_kid,
+            values=_get("value", scale=1e3),
             features=True,
             on_real_row=True,
         ),
@@ -363,6 +390,7 @@ METRICS: dict[str, Metric] = {
                 "real manifold, and of real images on the samples' manifold, in [0, 1]."
             ),
             compute=_pr,
+            values=_get("precision", "recall"),
             features=True,
             on_real_row=True,
         ),
@@ -370,7 +398,7 @@ METRICS: dict[str, Metric] = {
             "dc",
             "density and coverage (k=5)",
             "samples",
-            (Column("density", "higher"), Column("coverage", "higher")),
+            (Column("density"), Column("coverage", "higher")),
             lambda e, r, s: [_f(e.get("density"), ".3f"), _f(e.get("coverage"), ".3f")],
             lambda e: [f"  density: {e['density']:.4f}, coverage: {e['coverage']:.4f} (k=5)"],
             lambda s: (
@@ -378,6 +406,7 @@ METRICS: dict[str, Metric] = {
                 "1 for real data."
             ),
             compute=_dc,
+            values=_get("density", "coverage"),
             features=True,
             on_real_row=True,
         ),
@@ -399,6 +428,7 @@ METRICS: dict[str, Metric] = {
                 "at most the number of classes."
             ),
             compute=_is,
+            values=_get("value"),
             features=True,
             needs_train=True,
             on_real_row=True,
@@ -408,7 +438,7 @@ METRICS: dict[str, Metric] = {
             "nn",
             "nearest training images of the samples (pixels and features): memorisation",
             "samples",
-            (Column("copies (pixels)"), Column("d_train/d_test")),
+            (Column("copies (pixels)", "lower"), Column("d_train/d_test")),
             _nn_cells,
             _nn_describe,
             lambda s: (
@@ -418,6 +448,7 @@ METRICS: dict[str, Metric] = {
                 "(about 1 for a model that does not copy)."
             ),
             compute=_nn,
+            values=_nn_values,
             features=True,
             needs_train=True,
         ),
@@ -441,6 +472,7 @@ METRICS: dict[str, Metric] = {
                 "estimate with high variance in high dimension, not a likelihood."
             ),
             compute=_parzen,
+            values=_get("estimate_nats_per_image"),
         ),
     ]
 }

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,40 +51,100 @@ class RunResult:
     figures: dict[str, Any] = field(default_factory=dict)
     is_reference: bool = False
     loaded: Any = field(default=None, repr=False)
+    training: dict[str, Any] = field(default_factory=dict)
 
     @property
     def has_density(self) -> bool:
         return self.density is not None
 
 
+ARROWS = {"lower": " ↓", "higher": " ↑", None: ""}
+
+
 @dataclass
 class Table:
-    """A rendered comparison: column headers (with units), rows of cells, notes."""
+    """A comparison: column headers (with units), display cells, the numbers behind them,
+    which way each column is better, the best value of each, notes and a reading.
+
+    Attributes:
+        columns: headers with their units.
+        rows: display cells, one line each.
+        notes: what the figures are (units, counts, features).
+        better: per column, "lower", "higher" or None.
+        values: per row, the number behind each cell (text for the name columns, None
+            where there is none): what CSV and JSON tables hold.
+        best: (row, column) of the best value of each column with a direction, among the
+            models (never the real-data row).
+        reading: the table in words: which model has the best likelihood, the best
+            samples, and what the real-data row means.
+    """
 
     columns: list[str]
     rows: list[list[str]]
     notes: list[str]
+    better: list[str | None] = field(default_factory=list)
+    values: list[list[Any]] = field(default_factory=list)
+    best: set[tuple[int, int]] = field(default_factory=set)
+    reading: list[str] = field(default_factory=list)
 
-    def render(self, fmt: str = "text") -> str:
-        """The table as ``text`` (aligned columns), ``markdown`` or ``csv``."""
+    def header(self, i: int) -> str:
+        """Column i's header with its direction: ↓ lower is better, ↑ higher is better."""
+        return self.columns[i] + ARROWS[self.better[i] if self.better else None]
+
+    def cell(self, r: int, c: int, fmt: str = "text") -> str:
+        """A display cell, marked when it is its column's best (text: *, markdown: bold)."""
+        text = self.rows[r][c]
+        if (r, c) not in self.best:
+            return text
+        return f"**{text}**" if fmt == "markdown" else f"{text}*"
+
+    def render(self, fmt: str = "text", width: int | None = None) -> str:
+        """The table as ``text`` (aligned columns, wrapped to ``width`` characters if given,
+        the name column repeated), ``markdown`` or ``csv`` (numbers in their own columns)."""
         if fmt == "csv":
             buf = io.StringIO()
             writer = csv.writer(buf, lineterminator="\n")
             writer.writerow(self.columns)
-            writer.writerows(self.rows)
+            writer.writerows(self.values or self.rows)
             return buf.getvalue()
+        legend = (
+            "↓ lower is better, ↑ higher is better; * the best model in the column"
+            if self.best
+            else ""
+        )
+        words = [*self.reading, ""] if self.reading else []
         if fmt == "markdown":
-            lines = ["| " + " | ".join(self.columns) + " |"]
-            lines.append("|" + "---|" * len(self.columns))
-            lines += ["| " + " | ".join(r) + " |" for r in self.rows]
-            return "\n".join(lines + [""] + [f"- {n}" for n in self.notes]) + "\n"
+            n = len(self.columns)
+            lines = ["| " + " | ".join(self.header(i) for i in range(n)) + " |"]
+            lines.append("|" + "---|" * n)
+            lines += [
+                "| " + " | ".join(self.cell(r, c, "markdown") for c in range(n)) + " |"
+                for r in range(len(self.rows))
+            ]
+            notes = [f"- {t}" for t in [*([legend] if legend else []), *self.notes]]
+            return "\n".join([*lines, "", *words, *notes]) + "\n"
         if fmt != "text":
             raise UserInputError(f"unknown table format {fmt!r}; choose text, markdown or csv")
-        widths = [max(len(c), *(len(r[i]) for r in self.rows)) for i, c in enumerate(self.columns)]
-        line = "  ".join(c.ljust(w) for c, w in zip(self.columns, widths, strict=True))
-        out = [line, "  ".join("-" * w for w in widths)]
-        out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in self.rows]
-        return "\n".join([*out, "", *self.notes]) + "\n"
+        n = len(self.columns)
+        cells = [[self.cell(r, c) for c in range(n)] for r in range(len(self.rows))]
+        heads = [self.header(i) for i in range(n)]
+        widths = [max(len(heads[i]), *(len(row[i]) for row in cells)) for i in range(n)]
+        blocks: list[list[int]] = [[0]]
+        for i in range(1, n):  # wrap: later blocks repeat the name column
+            used = sum(widths[j] + 2 for j in blocks[-1])
+            if width is not None and used + widths[i] > width and len(blocks[-1]) > 1:
+                blocks.append([0])
+            blocks[-1].append(i)
+        out: list[str] = []
+        for cols in blocks:
+            out.append("  ".join(heads[i].ljust(widths[i]) for i in cols).rstrip())
+            out.append("  ".join("-" * widths[i] for i in cols))
+            out += ["  ".join(row[i].ljust(widths[i]) for i in cols).rstrip() for row in cells]
+            out.append("")
+        prose = [*words, *([legend] if legend else []), *self.notes]
+        if width is not None:
+            prose = [textwrap.fill(t, width) if t else t for t in prose]
+        return "\n".join([*out, *prose]) + "\n"
 
 
 def open_runs(runs: Sequence[str | Path], settings: EvalSettings) -> list[Run]:
@@ -154,6 +215,7 @@ def compare_runs(
                 density=density,
                 figures=figures,
                 loaded=model,
+                training=run.training_info(),
             )
         )
     if real_row:
@@ -196,35 +258,71 @@ def real_data_row(
     )  # fmt: skip
 
 
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    m, sec = divmod(round(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{sec:02d}s"
+
+
 def build_table(results: Sequence[RunResult], settings: EvalSettings) -> Table:
-    """The comparison table: one row per run, one column per figure, units in headers;
-    columns, cells and notes come from the metric table."""
+    """The comparison table: one row per run with its training budget, one column per
+    figure, units in headers; columns, cells and notes come from the metric table."""
     metrics = [m for m in METRICS if m in settings.metrics]
-    columns = ["run", "model", "params"]
+    columns = ["run", "model", "params", "steps", "epochs", "train time"]
+    better: list[str | None] = [None] * len(columns)
     for name in metrics:
         columns += [c.header for c in METRICS[name].columns]
-    rows = []
+        better += [c.better for c in METRICS[name].columns]
+    rows, values = [], []
     feature_labels: set[str] = set()
     counts: set[tuple[int, int]] = set()
     for r in results:
-        row = [r.label, r.model, "-" if r.is_reference else f"{r.num_params / 1e6:.2f}M"]
+        t = r.training
+        if r.is_reference:
+            row, vals = (
+                [r.label, r.model, "-", "-", "-", "-"],
+                [r.label, r.model, None, None, None, None],
+            )
+        else:
+            epochs = t.get("epochs")
+            row = [
+                r.label, r.model, f"{r.num_params / 1e6:.2f}M", str(t.get("step", "-")),
+                "-" if epochs is None else f"{epochs:.1f}", _duration(t.get("seconds")),
+            ]  # fmt: skip
+            vals = [r.label, r.model, r.num_params, t.get("step"), epochs, t.get("seconds")]
         facts = RowFacts(density=r.density, is_reference=r.is_reference)
         for name in metrics:
             metric = METRICS[name]
-            if metric.kind == "likelihood":
-                row += metric.cells(r.figures, facts, settings)
+            width = len(metric.columns)
+            if metric.kind != "likelihood" and r.is_reference and not metric.on_real_row:
+                row += ["-"] * width
+                vals += [None] * width
                 continue
-            if r.is_reference and not metric.on_real_row:
-                row += ["-"] * len(metric.columns)
-                continue
-            e = r.figures.get(name)
-            if isinstance(e, dict):
+            e = r.figures if metric.kind == "likelihood" else r.figures.get(name)
+            e = e if isinstance(e, dict) else {}
+            if metric.kind != "likelihood" and e:
                 if "features" in e:
                     feature_labels.add(e["features"])
                 counts.add((e.get("n_samples", 0), e.get("n_reference", 0)))
-            row += metric.cells(e if isinstance(e, dict) else {}, facts, settings)
+            row += metric.cells(e, facts, settings)
+            vals += metric.values(e, facts) if metric.values else [None] * width
         rows.append(row)
+        values.append(vals)
+    best: set[tuple[int, int]] = set()
+    models = [i for i, r in enumerate(results) if not r.is_reference]
+    for c, direction in enumerate(better):
+        scored = [(values[i][c], i) for i in models if isinstance(values[i][c], (int, float))]
+        if direction is None or len(scored) < 2:
+            continue
+        top = (min if direction == "lower" else max)(v for v, _ in scored)
+        best |= {(i, c) for v, i in scored if v == top}
     notes = [f"split: {settings.split}; seed {settings.seed}"]
+    notes.append(
+        "steps, epochs, train time: the training budget of the weights evaluated (time as "
+        "measured by the run, all its sessions)."
+    )
     if any(r.is_reference for r in results):
         notes.append(
             "real: the first n training images in place of samples: the floor a perfect "
@@ -238,7 +336,61 @@ def build_table(results: Sequence[RunResult], settings: EvalSettings) -> Table:
     if feature_labels:
         notes.append("features: " + "; ".join(sorted(feature_labels)))
     notes += [n for n in (METRICS[m].note(settings) for m in metrics if m != "nll") if n]
-    return Table(columns, rows, notes)
+    table = Table(columns, rows, notes, better, values, best)
+    table.reading = reading(results, table, settings)
+    return table
+
+
+def reading(results: Sequence[RunResult], table: Table, settings: EvalSettings) -> list[str]:
+    """The table in a few sentences, generated from its figures."""
+    out: list[str] = []
+    col = {c: i for i, c in enumerate(table.columns)}
+    models = [i for i, r in enumerate(results) if not r.is_reference]
+    real = [i for i, r in enumerate(results) if r.is_reference]
+    if "bits/dim" in col:
+        dens = [(table.values[i][col["bits/dim"]], i) for i in models]
+        dens = [(v, i) for v, i in dens if v is not None]
+        if dens:
+            v, i = min(dens)
+            kinds = {results[j].density for _, j in dens}
+            what = {"exact": "exact", "bound": "an upper bound", "estimate": "an estimate"}
+            sentence = (
+                f"Best likelihood: {results[i].label} ({results[i].model}), {v:.4f} bits/dim "
+                f"({what.get(results[i].density or '', 'figure')})."
+            )
+            if len(kinds) > 1:
+                sentence += (
+                    " Exact figures, bounds and estimates are compared as they are: a bound "
+                    "may hide a better model, an estimate may err either way."
+                )
+            out.append(sentence)
+        if any(results[i].density is None for i in models):
+            out.append("GANs define no likelihood; compare them by their samples.")
+    if "FID" in col:
+        fids = [(table.values[i][col["FID"]], i) for i in models]
+        fids = [(v, i) for v, i in fids if v is not None]
+        if fids:
+            v, i = min(fids)
+            sentence = f"Best samples by FID: {results[i].label} ({results[i].model}), {v:.2f}."
+            floor = [table.values[j][col["FID"]] for j in real]
+            if floor and floor[0] is not None:
+                sentence += (
+                    f" Real training images score {floor[0]:.2f} against the same "
+                    f"{settings.split} images: the floor at this n, so read a model's FID as "
+                    "its distance above that floor."
+                )
+            out.append(sentence)
+    if "copies (pixels)" in col:
+        for i in models:
+            e = results[i].figures.get("nn", {}).get("pixel", {})
+            rate, ref = e.get("duplicate_rate"), e.get("reference_duplicate_rate")
+            if rate is not None and ref is not None and rate > max(3 * ref, 0.05):
+                out.append(
+                    f"{results[i].label} may copy training images: {100 * rate:.1f}% of its "
+                    f"samples are closer to one than {100 * (1 - ref):.0f}% of real test "
+                    "images are."
+                )
+    return out
 
 
 def results_json(results: Sequence[RunResult], settings: EvalSettings) -> str:
@@ -250,7 +402,7 @@ def results_json(results: Sequence[RunResult], settings: EvalSettings) -> str:
         "runs": [
             {
                 "run": str(r.run), "label": r.label, "model": r.model,
-                "num_params": r.num_params, "density": r.density,
+                "num_params": r.num_params, "density": r.density, "training": r.training,
                 "is_reference": r.is_reference,
                 "figures": r.figures,
             }

@@ -95,6 +95,18 @@ def read_curves(run: Path) -> dict[str, tuple[list[int], list[float]]]:
     return curves
 
 
+def smooth(values: list[float], weight: float | None = None) -> list[float]:
+    """An exponential moving average, debiased as TensorBoard's smoothing is, with a
+    weight that keeps about 20 points' memory by default."""
+    weight = weight if weight is not None else max(0.0, 1.0 - 1.0 / max(1.0, len(values) / 20))
+    out, avg, norm = [], 0.0, 0.0
+    for v in values:
+        avg = weight * avg + (1 - weight) * v
+        norm = weight * norm + (1 - weight)
+        out.append(avg / norm)
+    return out
+
+
 def curves_png(curves: dict[str, tuple[list[int], list[float]]], max_panels: int = 8) -> bytes:
     """Training curves, one small panel per logged quantity (matplotlib, Agg)."""
     import matplotlib
@@ -110,7 +122,11 @@ def curves_png(curves: dict[str, tuple[list[int], list[float]]], max_panels: int
         ax.axis("off")
     for ax, name in zip(axes.flat, names, strict=False):
         steps, values = curves[name]
-        ax.plot(steps, values, linewidth=1, marker="." if len(steps) < 20 else None)
+        if len(values) < 20:
+            ax.plot(steps, values, linewidth=1, marker=".")
+        else:  # raw points faint, an exponential moving average over them
+            ax.plot(steps, values, linewidth=0.6, alpha=0.3, color="C0")
+            ax.plot(steps, smooth(values), linewidth=1.4, color="C0")
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
@@ -265,11 +281,23 @@ def run_figures(run: Run, model: Any, *, seed: int = 0) -> list[Figure]:
 
 
 def _curves_figure(run: Path) -> list[Figure]:
-    curves = read_curves(run)
+    try:
+        curves = read_curves(run)
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        note = f"logs/metrics.csv could not be read ({type(e).__name__}); curves skipped"
+        return [Figure("training curves", _note_png(note), note)]
     if not curves:
         return []
     last = max(max(steps) for steps, _ in curves.values())
     return [Figure("training curves", curves_png(curves), f"logs/metrics.csv, up to step {last}")]
+
+
+def _note_png(text: str) -> bytes:
+    """A small blank PNG standing in for a picture that could not be drawn (its caption
+    says why)."""
+    from PIL import Image
+
+    return _png(Image.new("L", (8, 8), 255))
 
 
 def _img(fig: Figure) -> str:
@@ -281,21 +309,50 @@ def _img(fig: Figure) -> str:
     )
 
 
+TIPS = {"lower": "lower is better", "higher": "higher is better", None: ""}
+
+
 def table_html(table: Table) -> str:
-    """The comparison table as an HTML table with its notes."""
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in table.rows
+    """The comparison table as an HTML table (each column's direction in its header, the
+    best model of each column in bold), its reading in words, and its notes."""
+    head = "".join(
+        f'<th title="{TIPS[table.better[i] if table.better else None]}">'
+        f"{html.escape(table.header(i))}</th>"
+        for i in range(len(table.columns))
     )
-    notes = "".join(f"<li>{html.escape(n)}</li>" for n in table.notes)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table><ul>{notes}</ul>"
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="best">{html.escape(c)}</td>' if (r, i) in table.best
+            else f"<td>{html.escape(c)}</td>"
+            for i, c in enumerate(row)
+        )
+        + "</tr>"
+        for r, row in enumerate(table.rows)
+    )  # fmt: skip
+    legend = (
+        "<li>↓ lower is better, ↑ higher is better; <b>bold</b>: the best model in the column</li>"
+        if table.best
+        else ""
+    )
+    notes = legend + "".join(f"<li>{html.escape(n)}</li>" for n in table.notes)
+    words = "".join(f"<p>{html.escape(t)}</p>" for t in table.reading)
+    reading = f'<div class="reading"><h3>Reading the table</h3>{words}</div>' if words else ""
+    return (
+        f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
+        f"</table></div>{reading}<ul>{notes}</ul>"
+    )
 
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em;
        color: #222; }
 table { border-collapse: collapse; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; white-space: nowrap; }
+td.best { font-weight: bold; }
+.scroll { overflow-x: auto; }
+.reading { background: #f6f8fa; padding: 0.2em 1em; margin: 1em 0; }
+nav ul { columns: 2; }
 th { background: #f3f3f3; }
 figure { display: inline-block; vertical-align: top; margin: 0.5em 1em 1em 0; max-width: 100%; }
 figure img { image-rendering: pixelated; max-width: 100%; border: 1px solid #ddd; }
@@ -313,22 +370,33 @@ def render_page(
     meta: Sequence[str],
 ) -> str:
     """The whole page as HTML text."""
+
+    def heading(result: RunResult) -> str:  # "vae", or "my-run (vae)": never "vae: vae"
+        name = result.label if result.label == result.model else f"{result.label} ({result.model})"
+        return html.escape(name)
+
+    def anchor(result: RunResult) -> str:
+        return html.escape("run-" + result.label, quote=True)
+
+    contents = [
+        '<li><a href="#comparison">Comparison</a></li>',
+        '<li><a href="#data">The original data</a></li>',
+        *(f'<li><a href="#{anchor(r)}">{heading(r)}</a></li>' for r, _, _ in runs),
+    ]
     parts = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
         '<p class="meta">' + "<br>".join(html.escape(m) for m in meta) + "</p>",
-        "<h2>Comparison</h2>",
+        "<nav><b>Contents</b><ul>" + "".join(contents) + "</ul></nav>",
+        '<h2 id="comparison">Comparison</h2>',
         table_html(table),
-        "<h2>The original data</h2>",
+        '<h2 id="data">The original data</h2>',
         _img(real),
     ]
     for result, figures, info in runs:
-        anchor = html.escape("run-" + result.label, quote=True)
-        parts.append(
-            f'<h2 id="{anchor}">{html.escape(result.label)}: {html.escape(result.model)}</h2>'
-        )
+        parts.append(f'<h2 id="{anchor(result)}">{heading(result)}</h2>')
         parts.append(
             f'<p class="meta">{html.escape(str(result.run))}; {result.num_params:,} parameters</p>'
         )

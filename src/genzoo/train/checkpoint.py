@@ -86,6 +86,7 @@ def export_model(
     state_dict: dict | None = None,
     *,
     step: int | None = None,
+    training: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``config.json`` + ``model.safetensors`` so the model can be rebuilt alone.
 
@@ -95,6 +96,8 @@ def export_model(
         state_dict: weights to save instead of ``model.state_dict()`` (e.g. EMA weights).
         step: the training step of the weights (a run's export records it, so a stale
             export is told apart from the checkpoint it should match).
+        training: the training budget so far (``{"epochs", "seconds", "batch_size"}``),
+            shown beside the run's figures.
     """
     out_dir = Path(out_dir)
     weights = state_dict if state_dict is not None else model.state_dict()
@@ -109,7 +112,8 @@ def export_model(
             "config": to_dict(model.config),
             "data": to_dict(model.data),
         }
-        | ({} if step is None else {"step": step}),
+        | ({} if step is None else {"step": step})
+        | ({} if training is None else {"training": training}),
     )
     return out_dir
 

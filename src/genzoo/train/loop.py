@@ -244,6 +244,9 @@ class _Trainer:
         )
         self.rng: dict[str, Any] | None = None
         self.last_saved: int | None = None
+        self.seconds_before = 0.0  # training time of earlier sessions of this run
+        self.session_start = time.monotonic()
+        self.dataset_size = 0
         self.last_norm: dict[str, float] = {}
         self.step = 0
 
@@ -263,6 +266,7 @@ class _Trainer:
             self.ema.load_state_dict(state["ema"])
         self.rng = state["rng"]
         self.last_saved = int(state["step"])
+        self.seconds_before = float((state.get("training") or {}).get("seconds", 0.0))
         return int(state["step"])
 
     def setup(self) -> None:
@@ -302,15 +306,22 @@ class _Trainer:
         if not _all_finite(tensors):
             self.step = step_done - 1
             raise self._diverged("the weights or optimizer state became non-finite")
+        seen = step_done * self.train.batch_size
+        training = {
+            "seconds": round(self.seconds_before + time.monotonic() - self.session_start, 1),
+            "epochs": round(seen / self.dataset_size, 3) if self.dataset_size else None,
+            "batch_size": self.train.batch_size,
+        }
         state = {
             "step": step_done,
             "model": self.raw.state_dict(),
             "optimizers": optim_states,
             "ema": self.ema.state_dict() if self.ema is not None else None,
             "rng": _rng_state(),
+            "training": training,
         }
         weights = self.ema.module.state_dict() if self.ema is not None else None
-        self.run.save_state(state, self.raw, weights)
+        self.run.save_state(state, self.raw, weights, training)
         self.last_saved = step_done
 
     # -- one step ---------------------------------------------------------------------
@@ -361,6 +372,8 @@ class _Trainer:
     def loop(self, dataset: Dataset, start: int) -> None:
         """Steps ``start`` .. ``train.steps``: step, EMA, log, sample grid, checkpoint."""
         fabric, train, raw, out = self.fabric, self.train, self.raw, self.run.path
+        self.dataset_size = len(dataset)  # type: ignore[arg-type]
+        self.session_start = time.monotonic()
         csv_log = _CsvLog(out / "logs" / "metrics.csv")
         bar = progress_bar(
             train.steps, "training", "step", initial=start,
