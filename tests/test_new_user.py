@@ -112,3 +112,38 @@ def test_training_sample_grids_are_readable(tmp_path):
     assert main(argv) == 0
     grid = Image.open(tmp_path / "r" / "samples" / "step_0000002.png")
     assert grid.size[0] >= 2 * 56  # two 8x8 tiles per row, each enlarged to about 56 px
+
+
+def test_the_entry_point_sets_the_thread_policy_before_torch_and_a_users_setting_wins():
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys; from genzoo.cli import main; main(['--version']); "
+        "print(os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.split()[-2:] == ["PASSIVE", "False"]  # set, and torch not yet loaded
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.split()[-2:] == ["ACTIVE", "False"]
+
+
+def test_threads_option_and_environment(tmp_path, monkeypatch, capsys):
+    import torch
+
+    before = torch.get_num_threads()
+    tiny = ["--model.hidden-channels", "4", "--model.num-blocks", "1"]
+    tiny += ["--model.output-channels", "8", "--train.steps", "1", "--train.batch-size", "8"]
+    tiny += ["--train.sample-every", "0", "--train.no-progress"]
+    try:
+        argv = ["train", "pixelcnn", "--data", "digits", *tiny, "--train.threads", "2"]
+        assert main([*argv, "--out", str(tmp_path / "r")]) == 0
+        assert "CPU: threads 2" in capsys.readouterr().out and torch.get_num_threads() == 2
+        monkeypatch.setenv("GENZOO_THREADS", "many")
+        assert main(["data", "list"]) == 2
+        assert "GENZOO_THREADS" in capsys.readouterr().err
+    finally:
+        torch.set_num_threads(before)

@@ -24,6 +24,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import tyro
 
+from genzoo import threads
 from genzoo._version import __version__
 from genzoo.config import TrainConfig, from_dict, load_recipe, to_dict
 from genzoo.errors import ConfigError, GenzooError, UserInputError
@@ -785,6 +786,7 @@ def _usage() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``genzoo`` console script; returns the exit status."""
+    threads.configure()  # before anything imports torch (see genzoo.threads)
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
@@ -794,6 +796,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     command, rest = argv[0], argv[1:]
     try:
+        if command != "train" and threads.requested():  # train applies --train.threads
+            threads.apply()
         if command not in COMMANDS:
             raise UserInputError(
                 f"unknown command {command!r}; choose one of: {', '.join(COMMANDS)}"

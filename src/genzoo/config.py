@@ -204,6 +204,9 @@ class TrainConfig:
     """DataLoader worker processes (0 loads in the main process; data is in memory)."""
     progress: bool = True
     """Show a progress bar."""
+    threads: int = 0
+    """CPU threads of this run (0: $GENZOO_THREADS if set, else PyTorch's default, one
+    per core); OpenMP waits passively unless OMP_WAIT_POLICY is set (see genzoo.threads)."""
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "log_every", "checkpoint_every"):
@@ -215,6 +218,10 @@ class TrainConfig:
             raise ConfigError("max_minutes", "must be >= 0 (0: no limit)")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError("ema_decay", f"must be in [0, 1), got {self.ema_decay}")
+        if self.threads < 0:
+            raise ConfigError(
+                "threads", f"must be >= 0 (0: the default policy), got {self.threads}"
+            )
 
 
 # ---------------------------------------------------------------------------------------

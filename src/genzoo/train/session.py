@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from genzoo import threads
 from genzoo.config import TrainConfig
 from genzoo.models.base import GenerativeModel
 from genzoo.registry import create_model, get_entry
@@ -71,6 +72,7 @@ def train_run(
         if train_given & set(run.RESUME_TAKES) and is_main_process():
             taken = ", ".join(f"--train.{k.replace('_', '-')}" for k in sorted(train_given))
             print(f"--resume takes: {taken}")
+    policy = threads.apply(train.threads)
     dataset = load_dataset(
         data_info["spec"],
         "train",
@@ -90,6 +92,6 @@ def train_run(
     say = print if is_main_process() else lambda *a, **k: None
     say(
         f"{model_name}: {n_params / 1e6:.2f}M parameters; data {data_info['spec']} "
-        f"({len(dataset)} training examples); run directory {run.path}"
+        f"({len(dataset)} training examples); run directory {run.path}; CPU: {policy}"
     )
     return fit(model, dataset, run.path, train, data_info=data_info, resume=resume, force=force)
