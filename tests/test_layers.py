@@ -14,6 +14,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 LAYERS: list[tuple[str, ...]] = [
     ("genzoo._version", "genzoo.errors", "genzoo.io", "genzoo.config", "genzoo.progress"),
+    ("genzoo.threads",),
     ("genzoo.data",),
     ("genzoo.nn", "genzoo.losses"),
     ("genzoo.estimators",),
