@@ -216,7 +216,8 @@ def test_lookup_order(tmp_path: Path, isolated: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("GENZOO_DATA", str(tmp_path / "env"))
     monkeypatch.setattr(files, "SYSTEM_DATA_DIRS", (str(tmp_path / "system"),))
     assert len(load_dataset("mnist", root=tmp_path / "root")) == 11
-    assert len(load_dataset("mnist", root=tmp_path / "empty")) == 12  # a root without files
+    with pytest.raises(DataNotFoundError, match="not found in the folder given"):
+        load_dataset("mnist", root=tmp_path / "empty")  # an explicit root is used or refused
     assert len(load_dataset("mnist")) == 12
     monkeypatch.delenv("GENZOO_DATA")
     assert len(load_dataset("mnist")) == 13

@@ -190,3 +190,27 @@ def test_an_accelerator_that_is_not_here_is_one_line(tmp_path, capsys):
     assert _train(tmp_path / "run", "--train.steps", "1", "--train.accelerator", "cuda") == 2
     err = capsys.readouterr().err
     assert err.startswith("genzoo: error:") and len(err.strip().splitlines()) == 1
+
+
+def test_a_run_stopped_before_its_first_checkpoint_resumes_from_step_zero(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(run, "--train.steps", "2") == 0
+    (run / "checkpoint.pt").unlink()  # as if killed before the first checkpoint
+    shutil.rmtree(run / "model")
+    assert _train(run, "--train.steps", "2") == 2
+    assert "stopped before its first checkpoint" in capsys.readouterr().err
+    assert _train(run, "--resume") == 0
+    assert load_checkpoint(run / "checkpoint.pt")["step"] == 2
+
+
+def test_force_never_moves_the_current_folder_and_seeds_are_range_checked(
+    tmp_path, monkeypatch, capsys
+):
+    (tmp_path / "something").write_text("a user's file")
+    monkeypatch.chdir(tmp_path)
+    assert _train(".", "--train.steps", "1", "--force") == 2
+    assert "current folder" in capsys.readouterr().err
+    assert (tmp_path / "something").read_text() == "a user's file"
+    assert _train(tmp_path / "r", "--train.seed", str(2**64)) == 2
+    err = capsys.readouterr().err
+    assert "--train.seed must be in [0, 2^32)" in err and len(err.strip().splitlines()) == 1

@@ -218,6 +218,8 @@ class TrainConfig:
             raise ConfigError("max_minutes", "must be >= 0 (0: no limit)")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError("ema_decay", f"must be in [0, 1), got {self.ema_decay}")
+        if not 0 <= self.seed < 2**32:
+            raise ConfigError("seed", f"must be in [0, 2^32), got {self.seed}")
         if self.threads < 0:
             raise ConfigError(
                 "threads", f"must be >= 0 (0: the default policy), got {self.threads}"

@@ -349,18 +349,27 @@ class Run:
         """
         out = self.path
         if resume:
-            if not self.checkpoint_path.is_file():
+            if not self.checkpoint_path.is_file() and not self.is_run:
                 raise MissingFileError(
                     f"no checkpoint to resume in {out}; drop --resume to start a new run there"
                 )
-            return None
+            return None  # a run stopped before its first checkpoint resumes from step 0
         if not out.exists() or (out.is_dir() and not any(out.iterdir())):
             return None
         if not force:
             what = "already holds a run" if self.is_run else "exists and is not empty"
+            if self.is_run and not self.checkpoint_path.is_file():
+                what = "holds a run that stopped before its first checkpoint"
             raise RunExistsError(
-                f"{out} {what}; pass --resume to continue it, --force to start over "
-                "(the old folder is moved aside, not deleted), or choose another --out"
+                f"{out} {what}; pass --resume to continue it (from step 0 if it has no "
+                "checkpoint), --force to start over (the old folder is moved aside, not "
+                "deleted), or choose another --out"
+            )
+        here = Path.cwd().resolve()
+        if out.resolve() in (here, *here.parents):
+            raise RunExistsError(
+                f"--out {out} is the current folder or holds it; --force would move it aside "
+                "from under you: choose a new folder for --out"
             )
         if dry_run:
             return None

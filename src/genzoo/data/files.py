@@ -117,6 +117,18 @@ def find_data_dir(
         DataNotFoundError: no folder has the files; the message lists where it looked.
     """
     places = [p / s if s else p for p in data_places(name, root) for s in subdirs]
+    if root is not None:
+        # An explicit root is used or refused, never passed over for another copy: the run
+        # records the root it was given, so it must be the data it trained on.
+        mine = [Path(root).expanduser() / s if s else Path(root).expanduser() for s in subdirs]
+        for place in mine:
+            if place.is_dir() and has_files(place):
+                return place
+        usual = ", ".join(str(p) for p in places[len(mine) :])
+        raise DataNotFoundError(
+            f"dataset '{name}' not found in the folder given ({root}): put its files there, "
+            f"or drop --data-root to use the usual places ({usual}); {prepare_hint(name)}"
+        )
     for place in places:
         if place.is_dir() and has_files(place):
             return place

@@ -154,9 +154,11 @@ def fit(
     with lock, _StopSignals() as stop:
         trainer = _Trainer(model, train, fabric, run, stop)
         start = 0
-        if resume:
+        if resume and run.checkpoint_path.is_file():
             run.check_resumable(model)
             start = trainer.restore(run.load_state())
+        elif resume:  # stopped before its first checkpoint: the same run, from step 0
+            run.check_resumable(model)
         elif fabric.is_global_zero:
             run.write_meta(model, train, data_info or {})
         trainer.setup()
