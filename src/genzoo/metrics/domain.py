@@ -74,6 +74,10 @@ def _accuracy(net: DomainNet, images: Tensor, labels: Tensor, max_value: int) ->
     return correct / max(1, len(images))
 
 
+MIN_STEPS = 500
+"""The fewest training steps of the domain classifier (three epochs when that is more)."""
+
+
 class DomainFeatures:
     """Features of a classifier trained on the dataset (see the module docstring).
 
@@ -122,7 +126,7 @@ class DomainFeatures:
         num_classes = int(max(int(train_labels.max()), int(test_labels.max()))) + 1
         self.max_value = max_value
         self.net = DomainNet(train_images.shape[1], num_classes)
-        steps = steps or max(500, math.ceil(3 * len(train_images) / batch_size))
+        steps = steps or max(MIN_STEPS, math.ceil(3 * len(train_images) / batch_size))
         key = images_digest(train_images, max_value)[:16]
         folder = cache_dir or (cache_root() / "features")
         self.path = folder / f"domain-{_slug(dataset)}-s{steps}-seed{seed}-{key}.safetensors"
