@@ -139,30 +139,45 @@ def curves_png(curves: dict[str, tuple[list[int], list[float]]], max_panels: int
 
 @torch.no_grad()
 def run_figures(run: Run, model: Any, *, seed: int = 0) -> list[Figure]:
-    """The pictures of one run, each drawn with ``seed``; views a model lacks are skipped.
+    """The pictures of one run, each drawn with ``seed``; the views a model declares
+    (completion, encoder, latent space, Gibbs chain, growth) are added, the others skipped.
 
     The datasets come from ``run`` (with its ``--data`` override, as the table's do)."""
-    from genzoo.evaluation.samples import draw_samples, max_value_of, real_images
-    from genzoo.metrics.nearest import nearest_grid
-    from genzoo.viz import latent, prior
-    from genzoo.viz.views import completion_grid
-
-    figures: list[Figure] = []
-    device = model.device
-    conditional = model.conditional
     has_data = run.is_run or run.data is not None
     if model.data.is_points:
-        n = 2000
-        points = model.sample(n, generator=torch.Generator(device).manual_seed(seed)).cpu()
-        density = None
-        if has_data:
-            density = getattr(run.dataset("test"), "log_prob", None)
-        png = scatter_png(points, density, f"{model.name}: {n} samples")
-        figures.append(Figure("samples", png, f"{n} samples over the true density (blue)"))
-        return figures + _curves_figure(run.path)
+        return _points_figures(run, model, seed, has_data) + _curves_figure(run.path)
+    figures = _sample_figures(run, model, seed, has_data)
+    if has_data:
+        images, labels = run.pick_images("test:0-7", "report")  # (8, C, H, W), (8,)
+        labels = labels.to(model.device) if model.conditional else None
+        if model.can_complete:
+            figures += _completion_figures(model, images, labels, seed)
+        if model.has_encoder:
+            figures += _encoder_figures(model, images, labels, seed)
+        elif model.has_latent:
+            figures += _prior_figures(model, seed)
+    if model.gibbs_chain:
+        figures += _gibbs_figures(model, seed)
+    if model.grows:
+        figures += _growth_figures(model, seed)
+    return figures + _curves_figure(run.path)
+
+
+def _points_figures(run: Run, model: Any, seed: int, has_data: bool) -> list[Figure]:
+    n = 2000
+    points = model.sample(n, generator=torch.Generator(model.device).manual_seed(seed)).cpu()
+    density = getattr(run.dataset("test"), "log_prob", None) if has_data else None
+    png = scatter_png(points, density, f"{model.name}: {n} samples")
+    return [Figure("samples", png, f"{n} samples over the true density (blue)")]
+
+
+def _sample_figures(run: Run, model: Any, seed: int, has_data: bool) -> list[Figure]:
+    from genzoo.evaluation.samples import draw_samples, max_value_of, real_images
+    from genzoo.metrics.nearest import nearest_grid
+
     samples = draw_samples(model, SAMPLES_SHOWN, batch_size=SAMPLES_SHOWN, seed=seed)
-    how = "class labels 0, 1, ... in turn" if conditional else "unconditional"
-    figures.append(Figure("samples", grid_png(samples, 8), f"{len(samples)} samples ({how})"))
+    how = "class labels 0, 1, ... in turn" if model.conditional else "unconditional"
+    figures = [Figure("samples", grid_png(samples, 8), f"{len(samples)} samples ({how})")]
     if has_data:
         train_ds = run.dataset("train")
         train = real_images(train_ds, len(train_ds), seed)
@@ -177,107 +192,97 @@ def run_figures(run: Run, model: Any, *, seed: int = 0) -> list[Figure]:
                 f"{len(train)} training images (pixels, L2). A copy would match exactly.",
             )
         )
-        images, labels = run.pick_images("test:0-7", "report")  # (8, C, H, W), (8,)
-        lab = labels.to(device) if conditional else None
-        if model.can_complete:
-            rows = model.data.image_shape[1] // 2
-            g = torch.Generator(device).manual_seed(seed)
-            grid, nrow = completion_grid(model, images, lab, rows, generator=g)
-            figures.append(
-                Figure(
-                    "completions",
-                    grid_png(grid, nrow),
-                    f"rows: top {rows} rows given; the rest sampled; the original test image",
-                )
-            )
-        if model.has_encoder:
-            z = prior.latent_codes(model, SAMPLES_SHOWN, seed)  # (64, latent_dim)
-            k = model.data.num_classes or 1
-            z_lab = torch.arange(SAMPLES_SHOWN, device=device) % k if conditional else None
-            means = model.decode(z, z_lab).cpu()
-            figures.append(
-                Figure(
-                    "decoded prior codes",
-                    grid_png(means, 8),
-                    "decode(z) for z ~ N(0, I): the decoder's mean image, without the pixel "
-                    "noise of p(x|z) that true samples (above) carry",
-                )
-            )
-            recon = latent.reconstruct(model, images, lab).cpu()
-            figures.append(
-                Figure(
-                    "reconstructions",
-                    grid_png(torch.cat([images, recon]), 8),
-                    "top: test images; bottom: decode(encode(x)) (posterior means)",
-                )
-            )
-            pair_lab = None if lab is None else lab[:2]
-            rows_i = [
-                latent.interpolate(model, images[:2], pair_lab, 10, m).cpu()
-                for m in latent.INTERPOLATIONS
-            ]
-            figures.append(
-                Figure(
-                    "interpolations",
-                    grid_png(torch.cat(rows_i), 10),
-                    "between the codes of test images 0 and 1: linear (top), spherical",
-                )
-            )
-        elif model.has_latent:
-            label = 0 if conditional else None
-            rows_i = [
-                prior.interpolate_samples(model, 0, 1, steps=10, method=m, seed=seed, label=label)
-                for m in latent.INTERPOLATIONS
-            ]
-            figures.append(
-                Figure(
-                    "interpolations",
-                    grid_png(torch.cat(rows_i).cpu(), 10),
-                    "between two prior codes z0, z1: linear (top), spherical",
-                )
-            )
-    if model.gibbs_chain:
-        from genzoo.viz.views import chain_view, filters_view
+    return figures
 
-        grid, nrow = chain_view(model, 8, 1000, 100, seed)
-        figures.append(
-            Figure(
-                "Gibbs chains over time",
-                grid_png(grid, nrow),
-                "8 chains from random starts (columns); rows: sweeps 0, 100, ..., 1000",
-            )
-        )
-        grid, nrow = filters_view(model, 50)
-        figures.append(
-            Figure(
-                "first-layer filters",
-                grid_png(grid, nrow),
-                "weights from the pixels to the 50 hidden units with the largest weight "
-                "vectors (mid-grey 0, white excitatory, black inhibitory)",
-            )
-        )
-    if model.grows:
-        from genzoo.viz.views import growth_view
 
-        grid, nrow = growth_view(model, 8, seed)
-        figures.append(
-            Figure(
-                "growth",
-                grid_png(grid, nrow),
-                "the same 8 prior codes at every level trained, 4x4 (top) to the final size",
-            )
-        )
-    two_d = model.has_latent and model.latent_dim == 2
-    if two_d and not conditional and model.has_encoder:
-        grid = latent.manifold(model, 15).cpu()
+def _completion_figures(model: Any, images: Tensor, labels: Any, seed: int) -> list[Figure]:
+    from genzoo.viz.views import completion_grid
+
+    rows = model.data.image_shape[1] // 2
+    g = torch.Generator(model.device).manual_seed(seed)
+    grid, nrow = completion_grid(model, images, labels, rows, generator=g)
+    caption = f"rows: top {rows} rows given; the rest sampled; the original test image"
+    return [Figure("completions", grid_png(grid, nrow), caption)]
+
+
+def _encoder_figures(model: Any, images: Tensor, labels: Any, seed: int) -> list[Figure]:
+    from genzoo.viz import latent, prior
+
+    z = prior.latent_codes(model, SAMPLES_SHOWN, seed)  # (64, latent_dim)
+    k = model.data.num_classes or 1
+    z_lab = torch.arange(SAMPLES_SHOWN, device=model.device) % k if model.conditional else None
+    recon = latent.reconstruct(model, images, labels).cpu()
+    pair = None if labels is None else labels[:2]
+    paths = [
+        latent.interpolate(model, images[:2], pair, 10, m).cpu() for m in latent.INTERPOLATIONS
+    ]
+    figures = [
+        Figure(
+            "decoded prior codes",
+            grid_png(model.decode(z, z_lab).cpu(), 8),
+            "decode(z) for z ~ N(0, I): the decoder's mean image, without the pixel noise of "
+            "p(x|z) that true samples (above) carry",
+        ),
+        Figure(
+            "reconstructions",
+            grid_png(torch.cat([images, recon]), 8),
+            "top: test images; bottom: decode(encode(x)) (posterior means)",
+        ),
+        Figure(
+            "interpolations",
+            grid_png(torch.cat(paths), 10),
+            "between the codes of test images 0 and 1: linear (top), spherical",
+        ),
+    ]
+    if model.latent_dim == 2 and not model.conditional:
         figures.append(
             Figure(
                 "2-D latent manifold",
-                grid_png(grid, 15),
+                grid_png(latent.manifold(model, 15).cpu(), 15),
                 "decoded at the Gaussian quantiles of a 15x15 grid of codes",
             )
         )
-    return figures + _curves_figure(run.path)
+    return figures
+
+
+def _prior_figures(model: Any, seed: int) -> list[Figure]:
+    from genzoo.viz import latent, prior
+
+    label = 0 if model.conditional else None
+    paths = [
+        prior.interpolate_samples(model, 0, 1, steps=10, method=m, seed=seed, label=label)
+        for m in latent.INTERPOLATIONS
+    ]
+    caption = "between two prior codes z0, z1: linear (top), spherical"
+    return [Figure("interpolations", grid_png(torch.cat(paths).cpu(), 10), caption)]
+
+
+def _gibbs_figures(model: Any, seed: int) -> list[Figure]:
+    from genzoo.viz.views import chain_view, filters_view
+
+    chain, chains = chain_view(model, 8, 1000, 100, seed)
+    filters, per_row = filters_view(model, 50)
+    return [
+        Figure(
+            "Gibbs chains over time",
+            grid_png(chain, chains),
+            "8 chains from random starts (columns); rows: sweeps 0, 100, ..., 1000",
+        ),
+        Figure(
+            "first-layer filters",
+            grid_png(filters, per_row),
+            "weights from the pixels to the 50 hidden units with the largest weight vectors "
+            "(mid-grey 0, white excitatory, black inhibitory)",
+        ),
+    ]
+
+
+def _growth_figures(model: Any, seed: int) -> list[Figure]:
+    from genzoo.viz.views import growth_view
+
+    grid, nrow = growth_view(model, 8, seed)
+    caption = "the same 8 prior codes at every level trained, 4x4 (top) to the final size"
+    return [Figure("growth", grid_png(grid, nrow), caption)]
 
 
 def _curves_figure(run: Path) -> list[Figure]:
