@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 import genzoo
 from genzoo.config import TrainConfig
 from genzoo.errors import CorruptFileError, NonFiniteLossError, RunExistsError
+from genzoo.registry import MODELS
 from genzoo.train.checkpoint import load_checkpoint
 from genzoo.train.loop import fit, step_batches
 from helpers import TINY
@@ -220,3 +221,34 @@ def test_ddp_on_two_cpu_processes_trains_like_one_process_with_the_global_batch(
     # and training moved the weights: one step fewer gives other weights
     shorter = train("shorter", "--train.steps", "5")
     assert any(not torch.allclose(one[k], shorter[k], atol=1e-4) for k in one)
+
+
+COMPILE_EXCEPTIONS = {"progan": "WGAN-GP's gradient penalty calls torch.autograd.grad"}
+
+
+@pytest.mark.parametrize("name", sorted(set(MODELS) - set(COMPILE_EXCEPTIONS)))
+def test_the_compiled_step_has_no_graph_breaks(name):
+    """--train.compile traces each family's loss whole: genzoo's own input checks (which
+    read the data) are skipped while compiling instead of breaking the graph."""
+    from helpers import SHAPES
+
+    kind = MODELS[name].data_kinds[0]
+    shape = (2,) if kind == "points" else SHAPES.get(name, [(1, 8, 8)])[0]
+    model = genzoo.create_model(name, image_shape=shape, kind=kind, **TINY[name])
+    top = 2 if kind == "binary" else 256
+    x = torch.randint(0, top, (4, *shape), dtype=torch.uint8)
+    torch._dynamo.reset()
+    explained = torch._dynamo.explain(model.loss)(x, None)
+    assert explained.graph_break_count == 0, [str(r.reason)[:200] for r in explained.break_reasons]
+
+
+def test_train_compile_runs_and_matches_eager_closely(tmp_path):
+    eager = fit(make_model(), NoisyBinary(), tmp_path / "eager", cfg(steps=2, ema_decay=0.0))
+    compiled = fit(
+        make_model(),
+        NoisyBinary(),
+        tmp_path / "compiled",
+        cfg(steps=2, ema_decay=0.0, compile=True),
+    )
+    for (k, a), b in zip(eager.state_dict().items(), compiled.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4, msg=k)

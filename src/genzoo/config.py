@@ -204,6 +204,9 @@ class TrainConfig:
     """DataLoader worker processes (0 loads in the main process; data is in memory)."""
     progress: bool = True
     """Show a progress bar."""
+    compile: bool = False
+    """Compile the model's training computations with torch.compile (off by default: the
+    first steps then take tens of seconds to compile, which pays off only on long runs)."""
     threads: int = 0
     """CPU threads of this run (0: $GENZOO_THREADS if set, else PyTorch's default, one
     per core); OpenMP waits passively unless OMP_WAIT_POLICY is set (see genzoo.threads)."""

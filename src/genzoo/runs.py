@@ -382,7 +382,7 @@ class Run:
     RESUME_TAKES = (
         "steps", "lr", "max_minutes", "progress", "log_every", "sample_every", "num_samples",
         "checkpoint_every", "accelerator", "devices", "strategy", "precision", "num_workers",
-        "threads",
+        "threads", "compile",
     )  # fmt: skip
     """Train settings a resume takes from the command line; every other setting (the
     model, the data, the seed, the batch size, ...) is the run's own."""

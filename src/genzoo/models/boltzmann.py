@@ -304,10 +304,13 @@ class BoltzmannMachine(GenerativeModel):
         self.check_labels(labels, n)
         weights, biases, _ = self.stack()
         states = self.init_state(n, generator)
-        progress.start(steps, "sweep")
+        shown = not torch.compiler.is_compiling()  # progress is plain Python: not traced
+        if shown:
+            progress.start(steps, "sweep")
         for _ in range(steps):
             states = core.gibbs_sweep(states, weights, biases, generator)
-            progress.advance()
+            if shown:
+                progress.advance()
         return self.to_images(states[0])
 
     # -- training helpers ----------------------------------------------------------------------
@@ -390,10 +393,13 @@ class RBM(BoltzmannMachine):
         """The visible states after ``steps`` Gibbs steps v -> h -> v from ``start``, (N, D)."""
         weights, biases, _ = self.stack()
         states: list[Tensor] = [start, start.new_zeros(start.shape[0], self.config.hidden)]
-        progress.start(steps, "sweep")
+        shown = not torch.compiler.is_compiling()  # progress is plain Python: not traced
+        if shown:
+            progress.start(steps, "sweep")
         for _ in range(steps):
             states = core.gibbs_sweep(states, weights, biases, generator)
-            progress.advance()
+            if shown:
+                progress.advance()
         return states[0]
 
     def cd_loss(self, data: Tensor, negatives: Tensor) -> Tensor:

@@ -272,12 +272,17 @@ class _Trainer:
         return int(state["step"])
 
     def setup(self) -> None:
-        """Hand the model and optimizers to Fabric (after any restore)."""
+        """Hand the model and optimizers to Fabric (after any restore); with
+        ``train.compile``, compile the methods the loop calls through Fabric."""
         names = list(self.optimizers)
         self.wrapped, *opts = self.fabric.setup(self.raw, *self.optimizers.values())
         self.optimizers = dict(zip(names, opts, strict=True))
         for method in self.raw.forward_methods:
             self.wrapped.mark_forward_method(method)
+        if self.train.compile:  # after marking: Fabric checks that they are methods
+            for method in self.raw.forward_methods:
+                compiled = torch.compile(getattr(self.raw, method))
+                object.__setattr__(self.raw, method, compiled)  # an instance attribute
         if self.ema is not None:
             self.ema.to(self.fabric.device)
 
