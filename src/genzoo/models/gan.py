@@ -47,16 +47,15 @@ D's, so DDP needs ``--train.strategy ddp_find_unused_parameters_true``.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from genzoo.config import DataSpec, TrainConfig
-from genzoo.errors import NoDensityError, UserInputError
+from genzoo.config import DataSpec
+from genzoo.errors import UserInputError
 from genzoo.losses import gan as losses
-from genzoo.models.base import GenerativeModel, StepContext
+from genzoo.models.adversarial import AdversarialModel
+from genzoo.models.base import StepContext
 from genzoo.models.gan_config import GANConfig
 from genzoo.nn.gan_nets import (
     DCGANFeatures,
@@ -73,14 +72,8 @@ LATENT_CHUNK = 256
 does not depend on how many codes are drawn (sample i of ``genzoo sample --seed S`` is
 index i of ``genzoo viz arithmetic --seed S``)."""
 
-NO_DENSITY = (
-    "a GAN defines no density: it has no likelihood p(x) to evaluate, only a sampler "
-    "(Goodfellow et al. 2014); compare GANs by sample-based metrics (FID, KID, "
-    "precision/recall) on samples from 'genzoo sample' instead"
-)
 
-
-class GAN(GenerativeModel):
+class GAN(AdversarialModel):
     """Generator and discriminator of one adversarial game; see the module docstring.
 
     Args:
@@ -94,8 +87,6 @@ class GAN(GenerativeModel):
     """
 
     name = "gan"
-    forward_methods: ClassVar[tuple[str, ...]] = ("loss", "discriminator_loss", "generator_loss")
-    has_latent = True
     sample_options = ("truncation",)
 
     def __init__(self, config: GANConfig, data: DataSpec) -> None:
@@ -266,21 +257,6 @@ class GAN(GenerativeModel):
 
     # -- the contract ----------------------------------------------------------------------
 
-    def loss(self, images: Tensor, labels: Tensor | None = None) -> dict[str, Tensor]:
-        """Both players' losses on one batch, for monitoring (training uses training_step).
-
-        ``loss`` is D's loss plus G's loss, a scalar with gradients into both networks (no
-        optimizer minimises this sum: each player minimises its own term); ``d_loss`` and
-        ``g_loss`` are the terms, with the other logs of :meth:`discriminator_loss`.
-        """
-        d = self.discriminator_loss(images, labels)
-        g = self.generator_loss(images.shape[0], labels)
-        return {**d, "loss": d["loss"] + g["loss"], "g_loss": g["g_loss"]}
-
-    def log_prob(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
-        """Raises :class:`genzoo.errors.NoDensityError`: a GAN has no likelihood."""
-        raise NoDensityError(NO_DENSITY)
-
     @torch.no_grad()
     def sample(
         self,
@@ -330,37 +306,12 @@ class GAN(GenerativeModel):
 
     # -- training ----------------------------------------------------------------------------
 
-    def configure_optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
-        """Adam (AdamW with --train.weight-decay, 0 by default) for each player, over its
-        own parameters only: ``{"discriminator": ..., "generator": ...}``."""
-        cfg = self.config
-        betas = (float(cfg.betas[0]), float(cfg.betas[1]))
-
-        def adam(params: Any, lr: float | None) -> torch.optim.Optimizer:
-            return torch.optim.AdamW(
-                params, lr=lr or train.lr, betas=betas, weight_decay=train.weight_decay
-            )
-
-        return {
-            "discriminator": adam(self.discriminator.parameters(), cfg.lr_d),
-            "generator": adam(self.generator.parameters(), cfg.lr_g),
-        }
-
-    def training_step(self, images: Tensor, labels: Tensor | None, ctx: StepContext) -> dict:
-        """One D step on the batch; then, on every n_critic-th step, one G step on as many
-        fresh samples. WGAN clips D's weights after its step. Returns the logs of
-        :meth:`discriminator_loss` and, on G steps, ``g_loss``."""
-        labels = labels if self.num_cond else None
-        d = ctx.model.discriminator_loss(images, labels)
-        ctx.optimize("discriminator", d.pop("loss"))
+    def after_discriminator_step(self) -> None:
+        """WGAN (Arjovsky et al. 2017) clips D's weights after each of its steps."""
         if self.loss_name == "wgan":
             losses.clip_weights_(self.discriminator, self.config.clip_value)
-        if (ctx.step + 1) % self.config.n_critic == 0:
-            self.discriminator.requires_grad_(False)  # G's step computes no D gradients
-            try:
-                g = ctx.model.generator_loss(images.shape[0], labels)
-                ctx.optimize("generator", g["loss"])
-            finally:
-                self.discriminator.requires_grad_(True)
-            d["g_loss"] = g["g_loss"]
-        return d
+
+    def training_step(self, images: Tensor, labels: Tensor | None, ctx: StepContext) -> dict:
+        """The two players' alternating steps (:meth:`AdversarialModel.alternate`), with the
+        labels only for a conditional GAN."""
+        return self.alternate(images, labels if self.num_cond else None, ctx)

@@ -68,27 +68,23 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import torch
 import torch.distributed as dist
 from torch import Tensor
 
 from genzoo.config import DataSpec, TrainConfig
-from genzoo.errors import NoDensityError, UserInputError
+from genzoo.errors import UserInputError
 from genzoo.losses import gan as losses
-from genzoo.models.base import GenerativeModel, StepContext
+from genzoo.models.adversarial import AdversarialModel
+from genzoo.models.base import StepContext
 from genzoo.models.gan import LATENT_CHUNK
 from genzoo.models.progan_config import ProGANConfig
 from genzoo.nn.progan_nets import ProDiscriminator, ProGenerator, downsample, upsample
 
 MIN_SIZE, MAX_SIZE = 4, 1024
 """Image sides the networks are built for (powers of two in between)."""
-
-NO_DENSITY = (
-    "a progressive GAN defines no density: it has no likelihood p(x) to evaluate, only a "
-    "sampler; compare it by sample-based metrics (FID, KID, precision/recall) instead"
-)
 
 
 @dataclass(frozen=True)
@@ -162,7 +158,7 @@ def check_image_size(image_shape: tuple[int, ...]) -> int:
     return int(math.log2(side)) - 1
 
 
-class ProGAN(GenerativeModel):
+class ProGAN(AdversarialModel):
     """Progressively grown G and D, trained by the one loop; see the module docstring.
 
     Args:
@@ -177,12 +173,10 @@ class ProGAN(GenerativeModel):
     """
 
     name = "progan"
-    density = None
     has_latent = True
     grows = True
     has_encoder = False
     sample_options = ("truncation",)
-    forward_methods: ClassVar[tuple[str, ...]] = ("loss", "discriminator_loss", "generator_loss")
 
     images_shown: Tensor
 
@@ -315,17 +309,6 @@ class ProGAN(GenerativeModel):
 
     # -- the contract ----------------------------------------------------------------------
 
-    def loss(self, images: Tensor, labels: Tensor | None = None) -> dict[str, Tensor]:
-        """Both players' losses on one batch, for monitoring (training uses training_step):
-        ``loss`` = D's loss + G's loss, with the terms as ``d_loss`` and ``g_loss``."""
-        d = self.discriminator_loss(images, labels)
-        g = self.generator_loss(images.shape[0], labels)
-        return {**d, "loss": d["loss"] + g["loss"], "g_loss": g["g_loss"]}
-
-    def log_prob(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
-        """Raises :class:`genzoo.errors.NoDensityError`: a GAN has no likelihood."""
-        raise NoDensityError(NO_DENSITY)
-
     @torch.no_grad()
     def sample(
         self,
@@ -416,18 +399,7 @@ class ProGAN(GenerativeModel):
                 "progan keeps its own EMA of G (--model.g-ema-decay); set --train.ema-decay 0 "
                 "(a whole-model average would also average its images-shown counter)"
             )
-        cfg = self.config
-        betas = (float(cfg.betas[0]), float(cfg.betas[1]))
-
-        def adam(params: Any, lr: float | None) -> torch.optim.Optimizer:
-            return torch.optim.AdamW(
-                params, lr=lr or train.lr, betas=betas, weight_decay=train.weight_decay
-            )
-
-        return {
-            "discriminator": adam(self.discriminator.parameters(), cfg.lr_d),
-            "generator": adam(self.generator.parameters(), cfg.lr_g),
-        }
+        return super().configure_optimizers(train)
 
     def training_step(self, images: Tensor, labels: Tensor | None, ctx: StepContext) -> dict:
         """One D step on the batch and, on every n_critic-th step, one G step and an EMA
@@ -435,17 +407,7 @@ class ProGAN(GenerativeModel):
         shown advance by the global batch. Returns D's logs, ``g_loss`` on G steps, and
         the stage as ``level``, ``alpha`` and ``images_shown``."""
         st = self.stage()
-        d = ctx.model.discriminator_loss(images, None)
-        ctx.optimize("discriminator", d.pop("loss"))
-        if (ctx.step + 1) % self.config.n_critic == 0:
-            self.discriminator.requires_grad_(False)  # G's step computes no D gradients
-            try:
-                g = ctx.model.generator_loss(images.shape[0], None)
-                ctx.optimize("generator", g["loss"])
-            finally:
-                self.discriminator.requires_grad_(True)
-            self.update_ema()
-            d["g_loss"] = g["g_loss"]
+        d = self.alternate(images, None, ctx)
         world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
         with torch.no_grad():
             self.images_shown += images.shape[0] * world
@@ -453,6 +415,10 @@ class ProGAN(GenerativeModel):
         d["alpha"] = torch.tensor(st.alpha)
         d["images_shown"] = torch.tensor(float(self.images_shown))
         return d
+
+    def after_generator_step(self) -> None:
+        """The EMA of G follows each G step (Karras et al. 2018, appendix A.1)."""
+        self.update_ema()
 
     @torch.no_grad()
     def update_ema(self) -> None:
