@@ -46,5 +46,6 @@ def machine() -> str:
 def append_result(table: str) -> None:
     """Append one entry (a markdown block) to benchmarks/RESULTS.md."""
     header = "" if RESULTS.exists() else HEADER
+    gap = "\n" if RESULTS.exists() and not RESULTS.read_text().endswith("\n\n") else ""
     with RESULTS.open("a") as f:
-        f.write(header + table + "\n")
+        f.write(header + gap + table + "\n")
