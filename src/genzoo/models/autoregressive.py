@@ -196,9 +196,10 @@ class AutoregressiveModel(GenerativeModel):
         (:func:`genzoo.models.cached_sampling.sample_cached`); ``sampler="window"``
         evaluates only the receptive-field window of each new pixel
         (:func:`genzoo.models.windowed_sampling.sample_windowed`). Both make the same draws
-        from the same generator, so they return the naive images. All double as the completion sampler:
-        the first ``num_known`` pixels (raster order) are copied from ``prefix`` and only
-        the rest are drawn. The network runs in eval mode (dropout off) while sampling.
+        from the same generator, so they return the naive images. All three double as the
+        completion sampler: the first ``num_known`` pixels (raster order) are copied from
+        ``prefix`` and only the rest are drawn. The network runs in eval mode (dropout off)
+        while sampling.
 
         Args:
             n: number of images.
@@ -252,7 +253,9 @@ class AutoregressiveModel(GenerativeModel):
         if sampler not in SAMPLERS:
             raise UserInputError(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}")
         if sampler == "cached" and not self.supports_cached_sampling:
-            raise UserInputError(f"{type(self).__name__} has no cached sampler; use --sampler naive")
+            raise UserInputError(
+                f"{type(self).__name__} has no cached sampler; use --sampler naive"
+            )
         if sampler == "window" and not self.supports_window_sampling:
             raise UserInputError(
                 f"{type(self).__name__} has no window sampler (its receptive field is "

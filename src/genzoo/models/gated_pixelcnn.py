@@ -200,6 +200,7 @@ class GatedPixelCNNCache:
                 self.v_conv[k + 1].write_row(i, v)
 
     def activations(self) -> dict[str, Tensor]:
-        maps = {f"layers.{k}.v_conv": c.input for k, c in enumerate(self.v_conv)}
+        # the vertical convolution's module input is the padded map (the layer pads it)
+        maps = {f"layers.{k}.v_conv": c.buf for k, c in enumerate(self.v_conv)}
         maps.update({f"layers.{k}.h_conv": c.input for k, c in enumerate(self.h_conv)})
         return maps

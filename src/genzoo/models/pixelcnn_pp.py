@@ -281,7 +281,7 @@ class PixelCNNPPCache:
 
     def __init__(self, model: PixelCNNPP, x: Tensor, labels: Tensor | None) -> None:
         levels = model.RESOLUTIONS
-        n, c, hh, ww = x.shape
+        n, _, hh, ww = x.shape
         m = 2 ** (levels - 1)
         self.h, self.w = hh, ww
         xin = torch.cat([x, torch.ones_like(x[:, :1])], dim=1)

@@ -219,8 +219,8 @@ class PixelRNNCache:
     def activations(self) -> dict[str, Tensor]:
         maps = {"input_conv": self.input.input}
         for k, layer in enumerate(self.layers):
-            maps[f"layers.{k}"] = layer.input if isinstance(layer, _DiagonalBiLSTMCache) else (
-                layer.input.input
+            maps[f"layers.{k}"] = (
+                layer.input if isinstance(layer, _DiagonalBiLSTMCache) else (layer.input.input)
             )
             maps[f"layers.{k}:output"] = layer.output()
         return maps

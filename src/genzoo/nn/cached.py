@@ -125,7 +125,9 @@ def same_pad(conv: nn.Conv2d) -> tuple[int, int, int, int]:
 
 
 @torch.no_grad()
-def class_biases(embeddings: list[nn.Embedding | None], labels: Tensor | None) -> list[Tensor | None]:
+def class_biases(
+    embeddings: list[nn.Embedding | None], labels: Tensor | None
+) -> list[Tensor | None]:
     """Each layer's per-class bias rows for ``labels``, (N, C) each (None where the layer or
     the call is unconditional), looked up once per sampling run."""
     if labels is None:
