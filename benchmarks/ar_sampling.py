@@ -54,7 +54,7 @@ MODELS = [
                                   "dropout": 0.0}),
     ("PixelRNN Row LSTM", "pixelrnn", {"cell": "row-lstm", "hidden_channels": 24,
                                        "num_layers": 2, "output_channels": 64}),
-    ("PixelRNN Diagonal BiLSTM", "pixelrnn", {"cell": "diagonal-bilstm", "hidden_channels": 16,
+    ("PixelRNN Diagonal BiLSTM", "pixelrnn", {"cell": "diagonal-bilstm", "hidden_channels": 18,
                                               "num_layers": 2, "output_channels": 64}),
 ]  # fmt: skip
 
@@ -117,9 +117,10 @@ def compare_samplers(model, label: str, what: str, n_ref: int, n_full: int, seed
     row["naive_full_est"] = forward_seconds(model, n_full) * naive_evaluations(model)
     row["naive_ref_est"] = forward_seconds(model, n_ref) * naive_evaluations(model)
     row["flops_naive"], row["flops_cached"] = flops_per_image(model)
+    window = f"{row['window']:.1f} s" if row["window"] is not None else "-"
     print(
-        f"  {what}: naive {row['naive']:.1f} s, window {row['window'] or 0:.1f} s, cached "
-        f"{row['cached']:.2f} s on {n_ref}; cached {row['cached_full']:.2f} s on {n_full}",
+        f"  {what}: naive {row['naive']:.1f} s, window {window}, cached {row['cached']:.2f} s "
+        f"on {n_ref}; cached {row['cached_full']:.2f} s on {n_full}",
         flush=True,
     )
     return row
