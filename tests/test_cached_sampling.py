@@ -132,6 +132,25 @@ def test_the_caches_hold_every_layers_activations_after_a_full_image(mid):
         )
 
 
+@pytest.mark.parametrize("mid", IDS)
+def test_cached_outputs_equal_the_forward_pass_at_every_pixel(mid):
+    """The parameters the draws read, pixel by pixel in raster order, against one forward
+    pass over the finished image (to 1e-5): the heads and output layers included."""
+    _, name, extra = MODELS[IDS.index(mid)]
+    shape = (3, 5, 6)
+    model = build(name, extra, shape, conditional=True)
+    labels = torch.tensor([1, 2])
+    images = torch.randint(0, 256, (2, *shape), generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        ref = model.subpixel_params(images, labels)  # (N, C, K, H, W) or (N, P, H, W)
+        net = model.cached_network(model.preprocess(images), labels)
+        for i in range(shape[1]):
+            for j in range(shape[2]):
+                out = net.params_at(i, j)
+                assert torch.allclose(out, ref[..., i, j], atol=1e-5, rtol=1e-5), (i, j)
+            net.end_row(i)
+
+
 def test_given_pixels_fill_the_caches_without_draws():
     _, name, extra = MODELS[0]
     model = build(name, extra, (1, 4, 5))
