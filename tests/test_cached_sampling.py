@@ -87,6 +87,11 @@ def test_completion_of_half_given_images(mid):
     b = model.complete(given, 3, generator=torch.Generator().manual_seed(1), sampler="cached")
     assert torch.equal(a, b) and torch.equal(a[:, :, :3], given[:, :, :3])
     assert not torch.equal(a[:, :, 3:], given[:, :, 3:])
+    # a prefix that ends inside a row (pixels counted in raster order)
+    kw = {"prefix": given, "num_known": 2 * 7 + 3}
+    a = model.sample(3, generator=torch.Generator().manual_seed(2), sampler="naive", **kw)
+    b = model.sample(3, generator=torch.Generator().manual_seed(2), sampler="cached", **kw)
+    assert torch.equal(a, b) and torch.equal(a[:, :, 2, :3], given[:, :, 2, :3])
 
 
 def forward_maps(model, images, labels, names):
