@@ -199,8 +199,8 @@ class GatedPixelCNNCache:
                 v = gate(plus_bias(pre, self.v_bias[k]), 1)  # (N, h, W)
                 self.v_conv[k + 1].write_row(i, v)
 
-    def activations(self) -> dict[str, Tensor]:
+    def activations(self) -> dict[str, tuple[int, Tensor]]:
         # the vertical convolution's module input is the padded map (the layer pads it)
-        maps = {f"layers.{k}.v_conv": c.buf for k, c in enumerate(self.v_conv)}
-        maps.update({f"layers.{k}.h_conv": c.input for k, c in enumerate(self.h_conv)})
+        maps = {f"layers.{k}.v_conv": c.held_padded() for k, c in enumerate(self.v_conv)}
+        maps.update({f"layers.{k}.h_conv": c.held_input() for k, c in enumerate(self.h_conv)})
         return maps

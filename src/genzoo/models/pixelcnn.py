@@ -133,7 +133,7 @@ class PixelCNNCache:
     def end_row(self, i: int) -> None:
         pass
 
-    def activations(self) -> dict[str, Tensor]:
-        maps = {"input_conv": self.input.input}
-        maps.update({f"blocks.{k}.conv": c.input for k, c in enumerate(self.conv)})
+    def activations(self) -> dict[str, tuple[int, Tensor]]:
+        maps = {"input_conv": self.input.held_input()}
+        maps.update({f"blocks.{k}.conv": c.held_input() for k, c in enumerate(self.conv)})
         return maps

@@ -416,20 +416,20 @@ class PixelCNNPPCache:
         if i + 1 < self.h:
             self.u_rows(i + 1)
 
-    def activations(self) -> dict[str, Tensor]:
-        maps = {"u_init": self.u_init.input}
+    def activations(self) -> dict[str, tuple[int, Tensor]]:
+        maps = {"u_init": self.u_init.held_input()}
         for e, (lv, blocks) in enumerate(self.entries):
             if blocks is not None:
                 k = sum(1 for lv2, b in self.entries[:e] if lv2 == lv and b is not None)
                 for name, cache in zip(("up_u", "up_ul"), blocks, strict=True):
-                    maps[f"{name}.{lv}.{k}.conv_in"] = cache.conv_in.input
-                    maps[f"{name}.{lv}.{k}.conv_out"] = cache.conv_out.input
+                    maps[f"{name}.{lv}.{k}.conv_in"] = cache.conv_in.held_input()
+                    maps[f"{name}.{lv}.{k}.conv_out"] = cache.conv_out.held_input()
         for lv in range(self.levels - 1):
-            maps[f"downsize_u.{lv}"] = self.down_u[lv].input
-            maps[f"downsize_ul.{lv}"] = self.down_ul[lv].input
+            maps[f"downsize_u.{lv}"] = self.down_u[lv].held_input()
+            maps[f"downsize_ul.{lv}"] = self.down_ul[lv].held_input()
         for s, (_, blocks, _) in enumerate(self.down):
             for k, (bu, bul) in enumerate(blocks):
                 for name, cache in (("down_u", bu), ("down_ul", bul)):
-                    maps[f"{name}.{s}.{k}.conv_in"] = cache.conv_in.input
-                    maps[f"{name}.{s}.{k}.conv_out"] = cache.conv_out.input
+                    maps[f"{name}.{s}.{k}.conv_in"] = cache.conv_in.held_input()
+                    maps[f"{name}.{s}.{k}.conv_out"] = cache.conv_out.held_input()
         return maps

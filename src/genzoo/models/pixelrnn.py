@@ -216,11 +216,12 @@ class PixelRNNCache:
         for layer in self.layers:
             layer.end_row(i)
 
-    def activations(self) -> dict[str, Tensor]:
-        maps = {"input_conv": self.input.input}
+    def activations(self) -> dict[str, tuple[int, Tensor]]:
+        maps = {"input_conv": self.input.held_input()}
         for k, layer in enumerate(self.layers):
-            maps[f"layers.{k}"] = (
-                layer.input if isinstance(layer, _DiagonalBiLSTMCache) else (layer.input.input)
-            )
-            maps[f"layers.{k}:output"] = layer.output()
+            if isinstance(layer, _DiagonalBiLSTMCache):
+                maps[f"layers.{k}"] = (0, layer.input)
+            else:
+                maps[f"layers.{k}"] = layer.input.held_input()
+            maps[f"layers.{k}:output"] = (0, layer.output())
         return maps

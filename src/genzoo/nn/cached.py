@@ -2,7 +2,7 @@
 Babaeizadeh, Chang, Zhang, Hasegawa-Johnson, Campbell, Huang 2017, "Fast Generation for
 Convolutional Autoregressive Models", ICLR workshop, section 3 and algorithm 1).
 
-A :class:`CachedConv` holds the (zero-padded) input map of one convolution. When the
+A :class:`CachedConv` holds the (zero-padded) input rows that one convolution still needs. When the
 sampler reaches a pixel, the layer below writes its new output position into this cache
 (:meth:`CachedConv.write`) and the layer computes its own one new output position
 (:meth:`CachedConv.at`: the kh x kw patch of the cache under the kernel, flattened, times
@@ -13,13 +13,10 @@ nothing.
 
 Deviations from Ramachandran et al.:
     - Their caches are queues of the last kh rows (or kw positions) of each layer's input,
-      pushed and popped; ours keep the whole padded input map of the layer: there is no
-      pop, and the cache after a full image *is* every layer's input map, which the tests
-      compare with a plain forward pass layer by layer. The price is memory, N x C x H x W
-      per cached layer instead of N x C x kh x W: at 28x28 and a batch of 250, about
-      0.4 GB for the default PixelCNN and PixelRNN, 0.7 GB for the Gated PixelCNN and
-      1.8 GB for PixelCNN++ (its 2F-channel block inputs at three resolutions). Keeping kh
-      rows (a buffer shifted up once per row) would cut this by H / kh.
+      pushed and popped per position; ours hold kh whole padded rows, shifted up once per
+      row (one copy per layer per row instead of one per position). The row being drawn
+      is written in place; positions right of the current one hold zeros or the image's
+      placeholders, which the masks never read.
 """
 
 from __future__ import annotations
@@ -62,17 +59,22 @@ class PointwiseConv:
 class CachedConv:
     """The input cache of one convolution, and its output at one position or one row.
 
-    Output position (i, j) reads the cache's rows ``stride * i .. stride * i + kh - 1`` and
-    columns ``stride * j .. stride * j + kw - 1`` (padded coordinates), exactly the window
-    the module reads in a forward pass over the whole map.
+    Output position (i, j) reads the padded input's rows ``stride * i .. stride * i + kh - 1``
+    and columns ``stride * j .. stride * j + kw - 1``, exactly the window the module reads in
+    a forward pass over the whole map. The cache holds only the kh padded rows that the
+    next output row reads (Ramachandran et al.'s queue): when a write or a read reaches
+    a row below them, the rows shift up and the rows above the window are dropped. Rows
+    enter as zeros, or, for a cache filled from a map (the image), as that map's rows; the
+    sampler writes and reads rows in increasing order, so a dropped row is never needed.
 
     Args:
         conv: the convolution (``nn.Conv2d`` or :class:`genzoo.nn.masked.MaskedConv2d`).
-        like: a tensor of the input map's batch size, dtype and device, (N, in, H, W); its
-            values are copied into the cache when ``fill`` is True (the image itself).
+        like: a tensor of the input map's batch size, dtype and device, (N, in, H, W); with
+            ``fill`` its values are the rows that enter the cache (the image: given pixels
+            of a completion, and placeholders the masks never read).
         pad: zero padding (left, right, top, bottom) that the module applies.
         stride: the module's stride (both directions).
-        fill: start from ``like``'s values (True) or from zeros (False).
+        fill: rows enter from ``like`` (True) or as zeros (False).
     """
 
     def __init__(
@@ -91,34 +93,66 @@ class CachedConv:
         self.left, _, self.top, _ = pad
         n, c, h, w = like.shape
         self.h, self.w = h, w
-        self.buf = like.new_zeros(n, c, h + pad[2] + pad[3], w + pad[0] + pad[1])
-        if fill:
-            self.buf[:, :, self.top : self.top + h, self.left : self.left + w] = like
+        height, width = h + pad[2] + pad[3], w + pad[0] + pad[1]
+        self.source = F.pad(like, pad) if fill else None  # (N, in, height, width)
+        self.rows = min(self.kh, height)  # rows held
+        self.base = 0  # the padded row held first
+        self.buf = like.new_zeros(n, c, self.rows, width)  # (N, in, rows, width)
+        if self.source is not None:
+            self.buf.copy_(self.source[:, :, : self.rows])
+
+    def _reach(self, p: int) -> None:
+        """Hold padded row p: shift the rows up until it is the last one held, if needed."""
+        d = p - (self.base + self.rows) + 1
+        if d <= 0:
+            return
+        keep = max(self.rows - d, 0)
+        if keep:
+            self.buf[:, :, :keep] = self.buf[:, :, d:].clone()
+        self.base += d
+        if self.source is None:
+            self.buf[:, :, keep:] = 0
+        else:
+            self.buf[:, :, keep:] = self.source[:, :, self.base + keep : self.base + self.rows]
 
     def write(self, i: int, j: int, value: Tensor) -> None:
         """Store the input at position (i, j): value (N, in)."""
-        self.buf[:, :, self.top + i, self.left + j] = value
+        p = self.top + i
+        self._reach(p)
+        self.buf[:, :, p - self.base, self.left + j] = value
 
     def write_row(self, i: int, row: Tensor) -> None:
         """Store input row i: row (N, in, W)."""
-        self.buf[:, :, self.top + i, self.left : self.left + self.w] = row
+        p = self.top + i
+        self._reach(p)
+        self.buf[:, :, p - self.base, self.left : self.left + self.w] = row
 
     def at(self, i: int, j: int) -> Tensor:
         """The output at (i, j): (N, out)."""
         s = self.stride
-        patch = self.buf[:, :, s * i : s * i + self.kh, s * j : s * j + self.kw]  # (N, in, kh, kw)
+        self._reach(s * i + self.kh - 1)
+        r, c = s * i - self.base, s * j
+        patch = self.buf[:, :, r : r + self.kh, c : c + self.kw]  # (N, in, kh, kw)
         return F.linear(patch.reshape(patch.shape[0], -1), self.flat, self.bias)
 
     def row(self, i: int) -> Tensor:
         """Output row i, every column: (N, out, W_out)."""
         s = self.stride
-        strip = self.buf[:, :, s * i : s * i + self.kh]  # (N, in, kh, W_padded)
+        self._reach(s * i + self.kh - 1)
+        r = s * i - self.base
+        strip = self.buf[:, :, r : r + self.kh]  # (N, in, kh, W_padded)
         return F.conv2d(strip, self.weight, self.bias, stride=s).squeeze(2)
 
-    @property
-    def input(self) -> Tensor:
-        """The cached input map without its padding: (N, in, H, W)."""
-        return self.buf[:, :, self.top : self.top + self.h, self.left : self.left + self.w]
+    def held_input(self) -> tuple[int, Tensor]:
+        """The input rows held, without padding: (first row, (N, in, rows, W))."""
+        r0 = max(self.base - self.top, 0)
+        r1 = min(self.base + self.rows - self.top, self.h)
+        b0 = r0 + self.top - self.base
+        return r0, self.buf[:, :, b0 : b0 + r1 - r0, self.left : self.left + self.w]
+
+    def held_padded(self) -> tuple[int, Tensor]:
+        """The padded input rows held: (first padded row, (N, in, rows, W_padded))."""
+        return self.base, self.buf
 
 
 def same_pad(conv: nn.Conv2d) -> tuple[int, int, int, int]:
