@@ -2,9 +2,9 @@
 Babaeizadeh, Chang, Zhang, Hasegawa-Johnson, Campbell, Huang 2017, "Fast Generation for
 Convolutional Autoregressive Models", ICLR workshop, section 3 and algorithm 1).
 
-A :class:`CachedConv` holds the (zero-padded) input rows that one convolution still needs. When the
-sampler reaches a pixel, the layer below writes its new output position into this cache
-(:meth:`CachedConv.write`) and the layer computes its own one new output position
+A :class:`CachedConv` holds the (zero-padded) input rows that one convolution still needs.
+When the sampler reaches a pixel, the layer below writes its new output position into this
+cache (:meth:`CachedConv.write`) and the layer computes its own one new output position
 (:meth:`CachedConv.at`: the kh x kw patch of the cache under the kernel, flattened, times
 the flattened kernel, one ``F.linear``), or a whole output row where the network allows
 (:meth:`CachedConv.row`, one ``F.conv2d`` over the kh input rows). Masked weights multiply
