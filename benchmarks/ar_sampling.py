@@ -1,21 +1,28 @@
-"""The autoregressive family on Fashion-MNIST: test NLL after a fixed CPU budget, and naive
-against window sampling (``sampler="window"``).
+"""The autoregressive family: naive, window and cached sampling, side by side (and, with
+--budget-minutes > 0, test NLL after a fixed CPU training budget on Fashion-MNIST).
 
-Two measurements, in one run on one machine:
-
-1. Exact test NLL (nats/image and bits/dim) of PixelCNN, Gated PixelCNN, PixelCNN++ and
-   PixelRNN (Row LSTM, Diagonal BiLSTM) after the same wall-clock training budget each,
-   with the one training loop (genzoo.train.loop.fit, --train.max-minutes).
-2. Sampling time of the naive sampler (a full forward pass per sub-pixel) against the window
-   sampler (genzoo.models.windowed_sampling: the receptive-field window of each new pixel only;
-   Ramachandran et al. 2017), same model, same generator seed, back to back; the speed-up
-   and whether the two gave identical images. On the trained 28x28 models, and on freshly
-   initialised 32x32x3 models of the same sizes (colour: one evaluation per sub-pixel).
+1. Sampling (always): per model, on freshly initialised networks (or the trained ones at
+   28x28 when --budget-minutes > 0), the naive sampler (a full forward pass per sub-pixel,
+   the reference), the window sampler (the receptive-field window of each new pixel;
+   convolutional models only) and the cached sampler (per-layer caches, one new position
+   per layer per pixel; Ramachandran et al. 2017, genzoo.models.cached_sampling), same
+   generator seed, back to back, on the same --n-naive images (28x28) and --n-colour-naive
+   images (32x32x3): times, speed-ups against naive at the same batch, identical images.
+   Then the cached sampler alone on --n (28x28) and --n-colour (32x32x3) images, against
+   the naive time *estimated* as (H*W*C evaluations) x (one timed forward pass at that
+   batch): running the naive sampler itself on 64 images takes 20 minutes on one core.
+2. FLOPs per image (torch.utils.flop_counter): the naive sampler's (H*W*C forward passes,
+   the ceiling) against the cached sampler's (counted over a whole cached sample of one
+   image); their ratio bounds the cached speed-up, and the table says which fraction of
+   it the measured speed-up reaches.
+3. With --budget-minutes > 0: exact test NLL (nats/image and bits/dim) of each model after
+   the same wall-clock training budget, with the one training loop.
 
 Usage:
-    python benchmarks/ar_sampling.py [--budget-minutes 2] [--n 64] [--n-colour 4]
+    python benchmarks/ar_sampling.py [--n 64] [--n-naive 8] [--n-colour 8] [--n-colour-naive 1]
+        [--budget-minutes 0] [--threads 1] [--only PixelCNN ...]
 
-Appends a table, with its command, machine and date, to benchmarks/RESULTS.md.
+Appends a table, with its command, machine, load and date, to benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import math
+import os
 import shlex
 import sys
 import tempfile
@@ -31,6 +39,7 @@ from pathlib import Path
 
 import torch
 from _common import START_COMMIT, append_result, machine
+from torch.utils.flop_counter import FlopCounterMode
 
 import genzoo
 from genzoo.config import TrainConfig
@@ -45,7 +54,7 @@ MODELS = [
                                   "dropout": 0.0}),
     ("PixelRNN Row LSTM", "pixelrnn", {"cell": "row-lstm", "hidden_channels": 24,
                                        "num_layers": 2, "output_channels": 64}),
-    ("PixelRNN Diagonal BiLSTM", "pixelrnn", {"cell": "diagonal-bilstm", "hidden_channels": 16,
+    ("PixelRNN Diagonal BiLSTM", "pixelrnn", {"cell": "diagonal-bilstm", "hidden_channels": 18,
                                               "num_layers": 2, "output_channels": 64}),
 ]  # fmt: skip
 
@@ -57,6 +66,35 @@ def timed_sample(model, n: int, sampler: str, seed: int) -> tuple[torch.Tensor, 
     return x, time.perf_counter() - t0
 
 
+def naive_evaluations(model) -> int:
+    """Forward passes of the naive sampler per image: one per sub-pixel."""
+    c, h, w = model.data.image_shape
+    return c * h * w
+
+
+@torch.no_grad()
+def forward_seconds(model, n: int, repeats: int = 3) -> float:
+    """Wall time of one forward pass over n blank images (the naive sampler's unit)."""
+    x = torch.zeros(n, *model.data.image_shape, dtype=torch.long)
+    model.subpixel_params(x)  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        model.subpixel_params(x)
+    return (time.perf_counter() - t0) / repeats
+
+
+@torch.no_grad()
+def flops_per_image(model) -> tuple[float, float]:
+    """(naive, cached) FLOPs per image: H*W*C forward passes, and one cached sample."""
+    x = torch.zeros(1, *model.data.image_shape, dtype=torch.long)
+    with FlopCounterMode(display=False) as fc:
+        model.subpixel_params(x)
+    naive = fc.get_total_flops() * naive_evaluations(model)
+    with FlopCounterMode(display=False) as fc:
+        model.sample(1, generator=torch.Generator().manual_seed(0), sampler="cached")
+    return float(naive), float(fc.get_total_flops())
+
+
 def test_nll(model, images: torch.Tensor, batch: int = 250) -> float:
     total = 0.0
     with torch.no_grad():
@@ -65,99 +103,157 @@ def test_nll(model, images: torch.Tensor, batch: int = 250) -> float:
     return -total / len(images)
 
 
+def compare_samplers(model, label: str, what: str, n_ref: int, n_full: int, seed: int) -> dict:
+    """Every applicable sampler on n_ref images (same seed), then cached on n_full."""
+    row: dict = {"label": label, "what": what, "n_ref": n_ref, "n_full": n_full}
+    naive, row["naive"] = timed_sample(model, n_ref, "naive", seed)
+    for sampler in ("window", "cached"):
+        if sampler == "window" and not model.supports_window_sampling:
+            row[sampler], row[f"{sampler}_same"] = None, None
+            continue
+        x, row[sampler] = timed_sample(model, n_ref, sampler, seed)
+        row[f"{sampler}_same"] = int((x == naive).flatten(1).all(1).sum())
+    _, row["cached_full"] = timed_sample(model, n_full, "cached", seed)
+    row["naive_full_est"] = forward_seconds(model, n_full) * naive_evaluations(model)
+    row["naive_ref_est"] = forward_seconds(model, n_ref) * naive_evaluations(model)
+    row["flops_naive"], row["flops_cached"] = flops_per_image(model)
+    window = f"{row['window']:.1f} s" if row["window"] is not None else "-"
+    print(
+        f"  {what}: naive {row['naive']:.1f} s, window {window}, cached {row['cached']:.2f} s "
+        f"on {n_ref}; cached {row['cached_full']:.2f} s on {n_full}",
+        flush=True,
+    )
+    return row
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--budget-minutes", type=float, default=2.0, help="training budget per model")
-    p.add_argument("--n", type=int, default=64, help="images sampled at 28x28")
-    p.add_argument("--n-pp", type=int, default=None, help="images for PixelCNN++ (default --n)")
-    p.add_argument("--n-colour", type=int, default=4, help="images sampled at 32x32x3")
+    p.add_argument("--n", type=int, default=64, help="images sampled (cached) at 28x28")
+    p.add_argument("--n-naive", type=int, default=8, help="28x28 images for all three samplers")
+    p.add_argument("--n-colour", type=int, default=8, help="images sampled (cached) at 32x32x3")
+    p.add_argument("--n-colour-naive", type=int, default=1, help="32x32x3 images, all samplers")
+    p.add_argument(
+        "--budget-minutes",
+        type=float,
+        default=0.0,
+        help="training budget per model (0: sample from initial weights, no NLL)",
+    )
     p.add_argument("--eval-images", type=int, default=10000, help="test images for the NLL")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--threads", type=int, default=1, help="torch threads (shared machines: 1)")
     p.add_argument("--only", nargs="*", help="labels of the models to run (default: all)")
     p.add_argument("--no-write", action="store_true", help="print only; do not touch RESULTS.md")
-    args = p.parse_args()
+    args = p.parse_args()  # fmt: skip
     torch.set_num_threads(args.threads)
-
-    train = genzoo.data.load_dataset("fashion-mnist", "train")
-    test = genzoo.data.load_dataset("fashion-mnist", "test")
-    test_images = test.images[: args.eval_images]
+    machine_line = machine()  # with the load average at the start
     models = [m for m in MODELS if not args.only or m[0] in args.only]
 
-    nll_rows, sample_rows = [], []
+    nll_rows, rows = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for k, (label, name, config) in enumerate(models):
             torch.manual_seed(0)
             model = genzoo.create_model(name, image_shape=(1, 28, 28), **config)
-            n_params = sum(q.numel() for q in model.parameters())
-            cfg = TrainConfig(
-                steps=10**7,
-                batch_size=args.batch_size,
-                lr=args.lr,
-                sample_every=0,
-                progress=False,
-                accelerator="cpu",
-                max_minutes=args.budget_minutes,
-                checkpoint_every=10**9,
-                log_every=10**6,
-            )
-            out = Path(tmp) / f"m{k}"
-            fit(model, train, out, cfg)
-            steps = torch.load(out / "checkpoint.pt", weights_only=True)["step"]
+            if args.budget_minutes > 0:
+                nll_rows.append(train_and_score(model, label, args, Path(tmp) / f"m{k}"))
+            print(label, flush=True)
             model.eval()
-            t0 = time.perf_counter()
-            nll = test_nll(model, test_images)
-            eval_s = time.perf_counter() - t0
-            bpd = nll / (784 * math.log(2))
-            nll_rows.append((label, n_params, steps, nll, bpd, eval_s))
-            print(f"{label}: {steps} steps, NLL {nll:.1f} nats, {bpd:.3f} bits/dim", flush=True)
-
-            if not model.supports_window_sampling:
-                continue
-            n = args.n_pp if name == "pixelcnn++" and args.n_pp else args.n
-            naive, t_naive = timed_sample(model, n, "naive", seed=1)
-            windowed, t_window = timed_sample(model, n, "window", seed=1)
-            same = (naive == windowed).flatten(1).all(1).sum().item()
-            sample_rows.append((label, "28x28 (trained)", n, t_naive, t_window, same))
-            print(f"  sampling {n}: naive {t_naive:.1f} s, window {t_window:.1f} s", flush=True)
-
+            trained = "trained" if args.budget_minutes > 0 else "initial"
+            rows.append(compare_samplers(model, label, f"28x28 ({trained})", args.n_naive,
+                                         args.n, seed=1))  # fmt: skip
             torch.manual_seed(0)
             colour = genzoo.create_model(name, image_shape=(3, 32, 32), **config).eval()
-            naive, t_naive = timed_sample(colour, args.n_colour, "naive", seed=2)
-            windowed, t_window = timed_sample(colour, args.n_colour, "window", seed=2)
-            same = (naive == windowed).flatten(1).all(1).sum().item()
-            sample_rows.append((label, "32x32x3 (initial)", args.n_colour, t_naive, t_window, same))
-            print(f"  colour {args.n_colour}: naive {t_naive:.1f} s, window {t_window:.1f} s")
+            rows.append(compare_samplers(colour, label, "32x32x3 (initial)", args.n_colour_naive,
+                                         args.n_colour, seed=2))  # fmt: skip
+    load_end = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print_and_record(args, nll_rows, rows, machine_line, load_end)
 
+
+def train_and_score(model, label: str, args, out: Path) -> tuple:
+    """Train for the budget on Fashion-MNIST; the exact test NLL."""
+    train = genzoo.data.load_dataset("fashion-mnist", "train")
+    test_images = genzoo.data.load_dataset("fashion-mnist", "test").images[: args.eval_images]
+    n_params = sum(q.numel() for q in model.parameters())
+    cfg = TrainConfig(
+        steps=10**7,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        sample_every=0,
+        progress=False,
+        accelerator="cpu",
+        max_minutes=args.budget_minutes,
+        checkpoint_every=10**9,
+        log_every=10**6,
+    )
+    fit(model, train, out, cfg)
+    steps = torch.load(out / "checkpoint.pt", weights_only=True)["step"]
+    model.eval()
+    t0 = time.perf_counter()
+    nll = test_nll(model, test_images)
+    eval_s = time.perf_counter() - t0
+    bpd = nll / (784 * math.log(2))
+    print(f"{label}: {steps} steps, NLL {nll:.1f} nats, {bpd:.3f} bits/dim", flush=True)
+    return (label, n_params, steps, nll, bpd, eval_s, len(test_images))
+
+
+def print_and_record(args, nll_rows: list, rows: list, machine_line: str, load_end: str) -> None:
     command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *sys.argv[1:]])
-    commit = START_COMMIT
     lines = [
-        f"### Autoregressive family on Fashion-MNIST, {datetime.date.today().isoformat()}",
+        f"### Autoregressive sampling: naive, window, cached, {datetime.date.today().isoformat()}",
         "",
-        f"- command: `{command}` (commit {commit or 'unknown'}, uncommitted changes possible)",
-        f"- machine: {machine()} (set by --threads; other jobs shared the cores)",
-        f"- training: {args.budget_minutes:g} min of wall clock per model, batch "
-        f"{args.batch_size}, AdamW lr {args.lr}; exact NLL on the first {len(test_images)} "
-        "test images",
+        f"- command: `{command}` (commit {START_COMMIT or 'unknown'}, uncommitted changes "
+        "possible)",
+        f"- machine: {machine_line}; load average at the end {load_end} (1, 5, 15 min; other "
+        "engineers share the cores: figures taken at a load above the core count are taken "
+        "under load)",
+        "- speed-ups are ratios against the naive sampler in the same run, same batch, same "
+        "generator seed; 'identical' counts images equal pixel for pixel to the naive ones",
         "",
-        "| model | parameters | steps in budget | test NLL (nats/image) | bits/dim | eval time |",
-        "|---|---|---|---|---|---|",
     ]
-    for label, n_params, steps, nll, bpd, eval_s in nll_rows:
+    if nll_rows:
+        lines += [
+            f"Training: {args.budget_minutes:g} min of wall clock per model, batch "
+            f"{args.batch_size}, AdamW lr {args.lr}; exact NLL on the first "
+            f"{nll_rows[0][6]} test images.",
+            "",
+            "| model | parameters | steps in budget | test NLL (nats/image) | bits/dim | eval |",
+            "|---|---|---|---|---|---|",
+        ]
+        for label, n_params, steps, nll, bpd, eval_s, _ in nll_rows:
+            lines.append(f"| {label} | {n_params / 1e6:.2f}M | {steps} | {nll:.1f} | "
+                         f"**{bpd:.3f}** | {eval_s:.0f} s |")  # fmt: skip
+        lines.append("")
+    lines += [
+        "| model, images | n | naive | window | cached | window speed-up | cached speed-up | "
+        "identical (window, cached) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        window = f"{r['window']:.1f} s" if r["window"] is not None else "-"
+        w_up = f"{r['naive'] / r['window']:.1f}x" if r["window"] is not None else "-"
+        w_same = f"{r['window_same']}/{r['n_ref']}" if r["window"] is not None else "-"
         lines.append(
-            f"| {label} | {n_params / 1e6:.2f}M | {steps} | {nll:.1f} | **{bpd:.3f}** | "
-            f"{eval_s:.0f} s |"
+            f"| {r['label']}, {r['what']} | {r['n_ref']} | {r['naive']:.1f} s | {window} | "
+            f"{r['cached']:.2f} s | {w_up} | **{r['naive'] / r['cached']:.0f}x** | "
+            f"{w_same}, {r['cached_same']}/{r['n_ref']} |"
         )
     lines += [
         "",
-        "| sampling | images | naive | window | speed-up | identical images |",
-        "|---|---|---|---|---|---|",
+        "| model, images | n | cached | naive, estimated (C*H*W forward passes) | speed-up "
+        "(estimated) | estimate check: at the first table's n, estimated / measured naive | "
+        "naive GFLOP/image | cached MFLOP/image | FLOP ratio (ceiling) | measured speed-up / "
+        "ceiling |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for label, what, n, t_naive, t_window, same in sample_rows:
+    for r in rows:
+        ceiling = r["flops_naive"] / r["flops_cached"]
+        measured = r["naive"] / r["cached"]
         lines.append(
-            f"| {label}, {what} | {n} | {t_naive:.1f} s | {t_window:.1f} s | "
-            f"**{t_naive / t_window:.1f}x** | {same}/{n} |"
+            f"| {r['label']}, {r['what']} | {r['n_full']} | {r['cached_full']:.2f} s | "
+            f"{r['naive_full_est']:.0f} s | **{r['naive_full_est'] / r['cached_full']:.0f}x** | "
+            f"{r['naive_ref_est'] / r['naive']:.2f} | {r['flops_naive'] / 1e9:.1f} | "
+            f"{r['flops_cached'] / 1e6:.1f} | {ceiling:.0f}x | "
+            f"{measured / ceiling:.1%} |"
         )
     lines.append("")
     table = "\n".join(lines)

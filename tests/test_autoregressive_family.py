@@ -198,7 +198,7 @@ def test_window_sampler_draws_the_naive_samples(name, shape, conditional):
         name, image_shape=shape, num_classes=3 if conditional else None, **TINY[name], **extra
     )
     model = scramble(model, scale=1.0)
-    assert model.supports_window_sampling and model.resolve_sampler(None) == "window"
+    assert model.supports_window_sampling and model.resolve_sampler(None) == "cached"
     labels = torch.tensor([0, 2]) if conditional else None
     naive = model.sample(
         2, labels=labels, generator=torch.Generator().manual_seed(3), sampler="naive"
@@ -230,13 +230,13 @@ def test_binary_window_sampler_matches_too():
     assert torch.equal(a, b) and int(a.max()) == 1
 
 
-def test_recurrent_networks_sample_naively_and_refuse_the_window_sampler():
+def test_recurrent_networks_sample_cached_and_refuse_the_window_sampler():
     model = build("pixelrnn", (1, 4, 4), cell="diagonal-bilstm")
-    assert not model.supports_window_sampling and model.resolve_sampler(None) == "naive"
+    assert not model.supports_window_sampling and model.resolve_sampler(None) == "cached"
     with pytest.raises(UserInputError, match="naive"):
         model.sample(1, sampler="window")
     with pytest.raises(UserInputError, match="sampler"):
-        model.sample(1, sampler="cached")
+        model.sample(1, sampler="fast")
 
 
 def test_sampling_turns_dropout_off():
@@ -263,11 +263,13 @@ def test_cli_sampler_option(tmp_path, capsys):
     model = build("gated-pixelcnn", (1, 6, 6), conditional=True, num_classes=3)
     export_model(model, tmp_path / "m")
     files = {}
-    for sampler in ("naive", "window"):
+    for sampler in ("naive", "window", "cached"):
         files[sampler] = tmp_path / f"{sampler}.png"
         argv = ["sample", str(tmp_path / "m"), "-n", "2", "--labels", "1", "--seed", "4"]
         assert main([*argv, "--sampler", sampler, "--out", str(files[sampler])]) == 0
-    assert files["naive"].read_bytes() == files["window"].read_bytes()
+    assert (
+        files["naive"].read_bytes() == files["window"].read_bytes() == files["cached"].read_bytes()
+    )
     with pytest.raises(SystemExit):  # tyro refuses the unknown choice
         main(["sample", str(tmp_path / "m"), "--sampler", "slow"])
     capsys.readouterr()

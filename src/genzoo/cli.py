@@ -89,10 +89,11 @@ class SampleCommand:
     """Enlarge the PNG by this factor (nearest neighbour)."""
     device: str = "cpu"
     """Torch device to sample on: cpu, cuda, cuda:1, mps."""
-    sampler: Literal["naive", "window"] | None = None
-    """Autoregressive models: naive (a full forward pass per sub-pixel, the reference) or
-    window (only each new pixel's receptive-field window; the same samples). Default:
-    window where the model supports it (the convolutional ones), else naive."""
+    sampler: Literal["cached", "window", "naive"] | None = None
+    """Autoregressive models: cached (per-layer caches, one new position per layer per
+    pixel; the default for every autoregressive model), window (each new pixel's
+    receptive-field window; convolutional models) or naive (a full forward pass per
+    sub-pixel, the reference). All three draw the same images."""
     truncation: float | None = None
     """GANs: redraw every latent entry with |z| above this (the truncation trick, Brock et
     al. 2019): smaller values give more typical, less varied samples."""

@@ -15,11 +15,13 @@ discretised logistic mixture, output N x P x H x W); the loss, ``log_prob`` and 
 samplers stay here.
 
 Samplers: ``sampler="naive"`` is the reference (a full forward pass per sub-pixel);
-``sampler="window"`` (:func:`genzoo.models.windowed_sampling.sample_windowed`, after
-Ramachandran et al. 2017) evaluates only the receptive-field window of each new pixel, for
-networks that declare one via :meth:`AutoregressiveModel.receptive_field`, and draws the
-same samples. Both reach the model through the public methods of
-:class:`genzoo.models.windowed_sampling.WindowSampleable`.
+``sampler="cached"`` (:func:`genzoo.models.cached_sampling.sample_cached`, Ramachandran et
+al. 2017) keeps every layer's input in a cache and computes one new position per layer per
+pixel, for families that provide :meth:`AutoregressiveModel.cached_network` (all four: the
+default); ``sampler="window"`` (:func:`genzoo.models.windowed_sampling.sample_windowed`)
+re-evaluates the receptive-field window of each new pixel, for networks that declare one
+via :meth:`AutoregressiveModel.receptive_field` (kept as a fallback and a second
+reference). All three make the same draws in the same order from the same generator.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from torch import Tensor
 from genzoo.config import DataSpec
 from genzoo.errors import UserInputError
 from genzoo.models.base import GenerativeModel
+from genzoo.models.cached_sampling import CachedNetwork, sample_cached
 from genzoo.models.windowed_sampling import sample_windowed
 from genzoo.nn.likelihoods import (
     AutoregressiveLikelihood,
@@ -41,8 +44,9 @@ from genzoo.nn.likelihoods import (
 )
 from genzoo.nn.receptive_field import ReceptiveField
 
-SAMPLERS = ("naive", "window")
-"""The raster samplers: "naive" (whole image per sub-pixel), "window" (receptive field)."""
+SAMPLERS = ("cached", "window", "naive")
+"""The raster samplers: "cached" (per-layer caches, one position per layer per pixel),
+"window" (receptive-field window per pixel), "naive" (whole image per sub-pixel)."""
 
 
 class AutoregressiveModel(GenerativeModel):
@@ -140,6 +144,18 @@ class AutoregressiveModel(GenerativeModel):
         declare it; a test checks the declaration against gradients."""
         return None
 
+    def cached_network(self, x: Tensor, labels: Tensor | None = None) -> CachedNetwork | None:
+        """The network's per-layer caches for one sampling run on signed input ``x``
+        (N, C, H, W), or None where the family has none: enables ``sampler="cached"``
+        (:mod:`genzoo.models.cached_sampling`). Families build it from their layers."""
+        return None
+
+    @property
+    def supports_cached_sampling(self) -> bool:
+        """Whether ``sample(..., sampler="cached")`` applies (the family overrides
+        :meth:`cached_network`)."""
+        return type(self).cached_network is not AutoregressiveModel.cached_network
+
     @property
     def supports_window_sampling(self) -> bool:
         """Whether ``sample(..., sampler="window")`` applies to this network."""
@@ -175,12 +191,15 @@ class AutoregressiveModel(GenerativeModel):
         """Sample in raster order, sub-pixel by sub-pixel (R -> G -> B within a pixel).
 
         ``sampler="naive"`` is the reference: H*W*C full forward passes.
-        ``sampler="window"`` evaluates only the receptive-field window of each new pixel
-        (:func:`genzoo.models.windowed_sampling.sample_windowed`) and makes the same draws
-        from the same generator, so it returns the same images; it is the default where the
-        network declares a :meth:`receptive_field`. Both double as the completion sampler:
-        the first ``num_known`` pixels (raster order) are copied from ``prefix`` and only
-        the rest are drawn. The network runs in eval mode (dropout off) while sampling.
+        ``sampler="cached"`` (the default where the family has a :meth:`cached_network`)
+        computes one new position per layer per pixel from per-layer caches
+        (:func:`genzoo.models.cached_sampling.sample_cached`); ``sampler="window"``
+        evaluates only the receptive-field window of each new pixel
+        (:func:`genzoo.models.windowed_sampling.sample_windowed`). Both make the same draws
+        from the same generator, so they return the naive images. All three double as the
+        completion sampler: the first ``num_known`` pixels (raster order) are copied from
+        ``prefix`` and only the rest are drawn. The network runs in eval mode (dropout off)
+        while sampling.
 
         Args:
             n: number of images.
@@ -188,7 +207,7 @@ class AutoregressiveModel(GenerativeModel):
             generator: a torch.Generator on the model's device, for reproducible draws.
             prefix: uint8 images (n, C, H, W) whose first ``num_known`` pixels are kept.
             num_known: pixels (not sub-pixels) given, counted in raster order.
-            sampler: "naive", "window", or None for "window" where it applies, else "naive".
+            sampler: "cached", "window", "naive", or None for the fastest that applies.
 
         Returns:
             uint8 images, (n, C, H, W).
@@ -210,7 +229,9 @@ class AutoregressiveModel(GenerativeModel):
         was_training = self.training
         self.eval()
         try:
-            if sampler == "window":
+            if sampler == "cached":
+                sample_cached(self, x, labels, generator, num_known)
+            elif sampler == "window":
                 sample_windowed(self, x, labels, generator, num_known)
             else:
                 for pos in range(num_known, h_ * w_):
@@ -223,11 +244,18 @@ class AutoregressiveModel(GenerativeModel):
         return x.to(torch.uint8)
 
     def resolve_sampler(self, sampler: str | None) -> str:
-        """``sampler`` checked, or the default: "window" where it applies, else "naive"."""
+        """``sampler`` checked, or the default: "cached", else "window", else "naive"
+        (the first that applies)."""
         if sampler is None:
+            if self.supports_cached_sampling:
+                return "cached"
             return "window" if self.supports_window_sampling else "naive"
         if sampler not in SAMPLERS:
             raise UserInputError(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}")
+        if sampler == "cached" and not self.supports_cached_sampling:
+            raise UserInputError(
+                f"{type(self).__name__} has no cached sampler; use --sampler naive"
+            )
         if sampler == "window" and not self.supports_window_sampling:
             raise UserInputError(
                 f"{type(self).__name__} has no window sampler (its receptive field is "

@@ -23,6 +23,9 @@ Deviations:
       half is masked (one masked layer type for the whole family).
     - No skip connections from every layer to the output (the paper's ImageNet models);
       the output reads the last horizontal stack.
+    - Sampling defaults to per-layer caches (Ramachandran et al. 2017,
+      :class:`GatedPixelCNNCache`): the vertical stack a row at a time, the horizontal
+      stack one position per layer per sub-pixel.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from torch import Tensor, nn
 from genzoo.config import DataSpec
 from genzoo.models.autoregressive import AutoregressiveModel
 from genzoo.models.gated_pixelcnn_config import GatedPixelCNNConfig
+from genzoo.nn.cached import CachedConv, PointwiseConv, class_biases, plus_bias, same_pad
 from genzoo.nn.causal import MaskedRowConv2d, down_shift, grouped_gates
 from genzoo.nn.conditioning import add_class_bias, class_bias
 from genzoo.nn.masked import MaskedConv2d, MaskedOutputHead
@@ -124,8 +128,79 @@ class GatedPixelCNN(AutoregressiveModel):
             v, h = layer(v, h, labels)
         return self.head(h)
 
+    def cached_network(self, x: Tensor, labels: Tensor | None = None) -> GatedPixelCNNCache:
+        return GatedPixelCNNCache(self, x, labels)
+
     def receptive_field(self) -> ReceptiveField:
         # vertical stack: k//2 rows up and k//2 columns each side per layer, plus the shift
         # into the horizontal stack; horizontal stack: k//2 columns left per layer
         reach = FIRST_KERNEL // 2 + (self.config.num_layers - 1) * (KERNEL // 2)
         return ReceptiveField(up=reach + 1, left=reach, right=reach)
+
+
+class GatedPixelCNNCache:
+    """The Gated PixelCNN's per-layer caches (Ramachandran et al. 2017; see
+    :mod:`genzoo.models.cached_sampling`).
+
+    The vertical stack at row i reads input rows <= i (any column in reach), and the
+    horizontal stack reads it only through the one-row down-shift, so the vertical stack is
+    computed a whole row at a time when row i completes (one convolution per layer), along
+    with its 1x1 link into the horizontal stack for row i + 1. The horizontal stack is
+    computed one position per layer per sub-pixel from the cache of each layer's input row.
+
+    Args:
+        model: the network (its weights are read once, at construction).
+        x: signed network input (N, C, H, W) of the images drawn so far.
+        labels: class labels (N,) of a conditional model, else None.
+    """
+
+    def __init__(self, model: GatedPixelCNN, x: Tensor, labels: Tensor | None) -> None:
+        n, _, hh, ww = x.shape
+        hidden = x.new_zeros(n, model.config.hidden_channels, hh, ww)
+        self.layers = list(model.layers)
+        self.v_conv: list[CachedConv] = []
+        self.h_conv: list[CachedConv] = []
+        for k, layer in enumerate(self.layers):
+            first, r = k == 0, layer.k // 2
+            like = x if first else hidden
+            self.v_conv.append(CachedConv(layer.v_conv, like, (r, r, r, 0), fill=first))
+            self.h_conv.append(CachedConv(layer.h_conv, like, same_pad(layer.h_conv), fill=first))
+        self.v_to_h = [PointwiseConv(layer.v_to_h) for layer in self.layers]
+        self.h_out = [PointwiseConv(layer.h_out) for layer in self.layers]
+        self.v_bias = class_biases([layer.v_bias for layer in self.layers], labels)
+        self.h_bias = class_biases([layer.h_bias for layer in self.layers], labels)
+        # the link for row 0: the 1x1 conv of the down-shift's zero row
+        zero_row = x.new_zeros(n, 2 * model.config.hidden_channels, ww)  # (N, 2h, W)
+        self.link = [v_to_h.rows(zero_row) for v_to_h in self.v_to_h]  # (N, 2h, W) each
+        self.head = [PointwiseConv(model.head[1]), PointwiseConv(model.head[3])]
+        self.shape = (model.head.color_channels, model.head.params_per_subpixel)
+
+    def write_input(self, i: int, j: int, pixel: Tensor) -> None:
+        self.v_conv[0].write(i, j, pixel)
+        self.h_conv[0].write(i, j, pixel)
+
+    def params_at(self, i: int, j: int) -> Tensor:
+        h = None
+        for k, layer in enumerate(self.layers):
+            if h is not None:
+                self.h_conv[k].write(i, j, h)
+            pre = self.h_conv[k].at(i, j) + self.link[k][:, :, j]  # (N, 2h)
+            pre = plus_bias(pre, self.h_bias[k])
+            out = self.h_out[k](gate(pre, layer.groups))  # (N, h)
+            h = out if h is None else h + out
+        out = self.head[1](F.relu(self.head[0](F.relu(h))))  # (N, C*K)
+        return out.view(out.shape[0], *self.shape)  # (N, C, K)
+
+    def end_row(self, i: int) -> None:
+        for k in range(len(self.layers)):
+            pre = self.v_conv[k].row(i)  # (N, 2h, W), before the class bias
+            self.link[k] = self.v_to_h[k].rows(pre)  # the horizontal stack's row i + 1
+            if k + 1 < len(self.layers):
+                v = gate(plus_bias(pre, self.v_bias[k]), 1)  # (N, h, W)
+                self.v_conv[k + 1].write_row(i, v)
+
+    def activations(self) -> dict[str, tuple[int, Tensor]]:
+        # the vertical convolution's module input is the padded map (the layer pads it)
+        maps = {f"layers.{k}.v_conv": c.held_padded() for k, c in enumerate(self.v_conv)}
+        maps.update({f"layers.{k}.h_conv": c.held_input() for k, c in enumerate(self.h_conv)})
+        return maps

@@ -11,17 +11,21 @@ Deviations:
       a CPU; the paper's CIFAR-10 model used h=128, 15 blocks and 1024 output maps.
     - Class conditioning adds a learned per-class bias inside every residual block, the
       simplest form of the conditional PixelCNN (van den Oord et al. 2016b, eq. 4).
+    - Sampling defaults to per-layer caches (Ramachandran et al. 2017,
+      :class:`PixelCNNCache`): one new position of every layer per sub-pixel.
     - The plain PixelCNN has a blind spot (pixels to the upper right of its receptive
       field); the Gated PixelCNN, which removes it, is a separate model.
 """
 
 from __future__ import annotations
 
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genzoo.config import DataSpec
 from genzoo.models.autoregressive import AutoregressiveModel
 from genzoo.models.pixelcnn_config import PixelCNNConfig
+from genzoo.nn.cached import CachedConv, PointwiseConv, class_biases, plus_bias, same_pad
 from genzoo.nn.conditioning import add_class_bias, class_bias
 from genzoo.nn.masked import MaskedConv2d, MaskedOutputHead
 from genzoo.nn.receptive_field import ReceptiveField
@@ -79,8 +83,57 @@ class PixelCNN(AutoregressiveModel):
             y = block(y, labels)
         return self.head(y)
 
+    def cached_network(self, x: Tensor, labels: Tensor | None = None) -> PixelCNNCache:
+        return PixelCNNCache(self, x, labels)
+
     def receptive_field(self) -> ReceptiveField:
         # 7x7 first layer (3 rows/columns), then one 3x3 per block (1 each); enables the
         # window sampler (genzoo.models.windowed_sampling)
         reach = 3 + self.config.num_blocks
         return ReceptiveField(up=reach, left=reach, right=reach)
+
+
+class PixelCNNCache:
+    """PixelCNN's per-layer caches (Ramachandran et al. 2017; see
+    :mod:`genzoo.models.cached_sampling`): the image for the 7x7 mask-A layer, and each
+    block's 3x3 input; the 1x1 layers need no cache (they read the position itself).
+
+    Args:
+        model: the network (its weights are read once, at construction).
+        x: signed network input (N, C, H, W) of the images drawn so far.
+        labels: class labels (N,) of a conditional model, else None.
+    """
+
+    def __init__(self, model: PixelCNN, x: Tensor, labels: Tensor | None) -> None:
+        n, _, hh, ww = x.shape
+        h = model.config.hidden_channels
+        self.input = CachedConv(model.input_conv, x, same_pad(model.input_conv), fill=True)
+        hidden = x.new_zeros(n, h, hh, ww)
+        self.reduce = [PointwiseConv(b.reduce) for b in model.blocks]
+        self.conv = [CachedConv(b.conv, hidden, same_pad(b.conv)) for b in model.blocks]
+        self.expand = [PointwiseConv(b.expand) for b in model.blocks]
+        self.bias = class_biases([b.class_bias for b in model.blocks], labels)
+        self.head = [PointwiseConv(model.head[1]), PointwiseConv(model.head[3])]
+        self.shape = (model.head.color_channels, model.head.params_per_subpixel)
+
+    def write_input(self, i: int, j: int, pixel: Tensor) -> None:
+        self.input.write(i, j, pixel)
+
+    def params_at(self, i: int, j: int) -> Tensor:
+        y = self.input.at(i, j)  # (N, 2h)
+        for reduce, conv, expand, bias in zip(
+            self.reduce, self.conv, self.expand, self.bias, strict=True
+        ):
+            conv.write(i, j, F.relu(reduce(F.relu(y))))  # (N, h)
+            z = plus_bias(conv.at(i, j), bias)  # (N, h)
+            y = y + expand(F.relu(z))  # (N, 2h)
+        out = self.head[1](F.relu(self.head[0](F.relu(y))))  # (N, C*K)
+        return out.view(out.shape[0], *self.shape)  # (N, C, K)
+
+    def end_row(self, i: int) -> None:
+        pass
+
+    def activations(self) -> dict[str, tuple[int, Tensor]]:
+        maps = {"input_conv": self.input.held_input()}
+        maps.update({f"blocks.{k}.conv": c.held_input() for k, c in enumerate(self.conv)})
+        return maps

@@ -37,6 +37,10 @@ Deviations:
       block's gate pre-activations (the paper's class-conditional CIFAR model did the same
       with a linear map of the one-hot label).
     - 8-bit data only: for binary data use the other autoregressive models.
+    - Sampling defaults to per-layer caches (Ramachandran et al. 2017, their cache_every /
+      run_every scheme; :class:`PixelCNNPPCache`): the ``u`` stream a row at a time, the
+      ``ul`` stream one position per layer per pixel, a coarser map's position computed
+      when the pixel that completes it is reached.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from genzoo.config import DataSpec
 from genzoo.errors import UserInputError
 from genzoo.models.autoregressive import AutoregressiveModel
 from genzoo.models.pixelcnn_pp_config import PixelCNNPPConfig
+from genzoo.nn.cached import CachedConv, PointwiseConv, class_biases, plus_bias
 from genzoo.nn.causal import (
     DownRightShiftedConv2d,
     DownRightShiftedDeconv2d,
@@ -212,6 +217,219 @@ class PixelCNNPP(AutoregressiveModel):
         log_w = log_w.unsqueeze(1).expand(-1, c, *log_w.shape[1:])
         return torch.cat([log_w, means, log_scales], dim=2)
 
+    def cached_network(self, x: Tensor, labels: Tensor | None = None) -> PixelCNNPPCache:
+        return PixelCNNPPCache(self, x, labels)
+
     def receptive_field(self) -> ReceptiveField:
         # the coarse maps reach the whole image above; the window only drops the rows below
         return ReceptiveField(up=UNBOUNDED, left=UNBOUNDED, right=UNBOUNDED)
+
+
+class _BlockCache:
+    """The caches of one gated resnet block: its two convolutions' inputs (concat_elu of the
+    stream, concat_elu of the inner activation), at one resolution."""
+
+    def __init__(self, block: GatedResnet, like: Tensor, labels: Tensor | None) -> None:
+        pad = block.conv_in.pad  # type: ignore[attr-defined]
+        celu = torch.cat([like, like], dim=1)  # (N, 2F, H, W) zeros
+        self.conv_in = CachedConv(block.conv_in, celu, pad)
+        self.conv_out = CachedConv(block.conv_out, celu, pad)
+        self.skip = PointwiseConv(block.skip) if block.skip is not None else None
+        (self.bias,) = class_biases([block.class_bias], labels)
+
+    def row(self, i: int, x: Tensor, skip: Tensor | None) -> Tensor:
+        # x: (N, F, W), skip: the skip input (N, S, W) or None -> (N, F, W)
+        self.conv_in.write_row(i, concat_elu(x))
+        y = self.conv_in.row(i)  # (N, F, W)
+        if self.skip is not None and skip is not None:
+            y = y + self.skip.rows(concat_elu(skip))
+        self.conv_out.write_row(i, concat_elu(y))  # dropout is off while sampling
+        a, b = plus_bias(self.conv_out.row(i), self.bias).chunk(2, dim=1)
+        return x + a * torch.sigmoid(b)
+
+    def at(self, i: int, j: int, x: Tensor, skip: Tensor | None) -> Tensor:
+        # x: (N, F), skip: (N, S) or None -> (N, F)
+        self.conv_in.write(i, j, concat_elu(x))
+        y = self.conv_in.at(i, j)  # (N, F)
+        if self.skip is not None and skip is not None:
+            y = y + self.skip(concat_elu(skip))
+        self.conv_out.write(i, j, concat_elu(y))
+        a, b = plus_bias(self.conv_out.at(i, j), self.bias).chunk(2, dim=1)
+        return x + a * torch.sigmoid(b)
+
+
+class PixelCNNPPCache:
+    """PixelCNN++'s per-layer caches (Ramachandran et al. 2017, whose cache_every /
+    run_every scheme this follows; see :mod:`genzoo.models.cached_sampling`).
+
+    Three resolutions (level 0: full, 1: half, 2: quarter). The ``u`` stream at row r of
+    any level reads image rows above r's full-resolution rows only, so it is computed a row
+    at a time: at "row time" r (image rows < r complete) every level whose rows start at r
+    (r divisible by 2^level) computes its row r >> level, up pass then down pass. The
+    ``ul`` stream is computed one position per layer per pixel; level l's position (I, J)
+    when the sampler reaches pixel (2^l I, 2^l J), the first pixel that completes its
+    inputs (the stride-2 down-right-shifted convolution reads full rows 2I-1..2I and
+    columns 2J-1..2J; the transposed convolutions' output (r, c) reads (r // 2, c // 2)).
+    The network's right and bottom padding (sides not multiples of 4) is in the caches:
+    zeros, as in the forward pass.
+
+    Args:
+        model: the network (its weights are read once, at construction).
+        x: signed network input (N, C, H, W) of the images drawn so far.
+        labels: class labels (N,) of a conditional model, else None.
+    """
+
+    def __init__(self, model: PixelCNNPP, x: Tensor, labels: Tensor | None) -> None:
+        levels = model.RESOLUTIONS
+        n, _, hh, ww = x.shape
+        m = 2 ** (levels - 1)
+        self.h, self.w = hh, ww
+        xin = torch.cat([x, torch.ones_like(x[:, :1])], dim=1)
+        xin = F.pad(xin, (0, -ww % m, 0, -hh % m))  # (N, C+1, H', W')
+        hp, wp = xin.shape[2:]
+        f = model.config.filters
+        maps = [x.new_zeros(n, f, hp >> lv, wp >> lv) for lv in range(levels)]
+        self.u_init = CachedConv(model.u_init, xin, model.u_init.pad, fill=True)
+        self.ul_up = CachedConv(model.ul_init_up, xin, model.ul_init_up.pad, fill=True)
+        self.ul_left = CachedConv(model.ul_init_left, xin, model.ul_init_left.pad, fill=True)
+        self.levels, self.maps = levels, maps
+
+        # the up pass: entries of u_list / ul_list in order, each (level, block or None)
+        self.entries: list[tuple[int, tuple[_BlockCache, _BlockCache] | None]] = [(0, None)]
+        self.down_u: list[CachedConv] = []
+        self.down_ul: list[CachedConv] = []
+        for lv in range(levels):
+            for bu, bul in zip(model.up_u[lv], model.up_ul[lv], strict=True):
+                blocks = (_BlockCache(bu, maps[lv], labels), _BlockCache(bul, maps[lv], labels))
+                self.entries.append((lv, blocks))
+            if lv < levels - 1:
+                du, dul = model.downsize_u[lv], model.downsize_ul[lv]
+                self.down_u.append(CachedConv(du, maps[lv], du.pad, stride=2))
+                self.down_ul.append(CachedConv(dul, maps[lv], dul.pad, stride=2))
+                self.entries.append((lv + 1, None))
+        self.u = [torch.zeros_like(maps[lv]) for lv, _ in self.entries]  # up-pass u maps
+        self.ul = [torch.zeros_like(maps[lv]) for lv, _ in self.entries]  # up-pass ul maps
+
+        # the down pass, coarsest level first: (level, blocks, the entry each block pops)
+        pops = list(range(len(self.entries) - 1))
+        self.down: list[tuple[int, list[tuple[_BlockCache, _BlockCache]], list[int]]] = []
+        for s in range(levels):
+            lv = levels - 1 - s
+            blocks = [
+                (_BlockCache(bu, maps[lv], labels), _BlockCache(bul, maps[lv], labels))
+                for bu, bul in zip(model.down_u[s], model.down_ul[s], strict=True)
+            ]
+            self.down.append((lv, blocks, [pops.pop() for _ in blocks]))
+        # the down pass's input at each level (the up-sampled coarser output), and outputs
+        self.down_in_u = [torch.zeros_like(mp) for mp in maps]
+        self.down_out_u = [[torch.zeros_like(maps[lv]) for _ in b] for lv, b, _ in self.down]
+        self.down_out_ul = [torch.zeros_like(mp) for mp in maps]  # each level's last ul
+        self.upsize_u = list(model.upsize_u)
+        self.upsize_ul = [(d.weight, d.bias) for d in model.upsize_ul]  # (in, out, 2, 2)
+        self.out = PointwiseConv(model.out)
+        self.ul_from_above = x.new_zeros(n, f, wp)  # down-shifted ul_init_up, row 0: zeros
+        self.zero = x.new_zeros(n, f)
+        self.u_rows(0)
+
+    # -- the u stream, a row at a time ---------------------------------------------------
+
+    def u_rows(self, r: int) -> None:
+        """Every level's u rows that start at full-resolution row r (rows < r drawn)."""
+        active = [r % (1 << lv) == 0 for lv in range(self.levels)]
+        zero_row = self.u[0][:, :, 0]
+        for e, (lv, blocks) in enumerate(self.entries):
+            if not active[lv]:
+                continue
+            i = r >> lv
+            if e == 0:  # down_shift(u_init(x)): u_init's row r - 1
+                row = self.u_init.row(r - 1) if r > 0 else torch.zeros_like(zero_row)
+            elif blocks is None:  # stride-2 down-sampling of the finer level
+                row = self.down_u[lv - 1].row(i)
+            else:
+                row = blocks[0].row(i, self.u[e - 1][:, :, i], None)
+            self.u[e][:, :, i] = row
+            last_of_level = e + 1 == len(self.entries) or self.entries[e + 1][0] != lv
+            if last_of_level and lv + 1 < self.levels:
+                self.down_u[lv].write_row(i, row)
+        for k, (lv, blocks, pops) in enumerate(self.down):
+            if not active[lv]:
+                continue
+            i = r >> lv
+            row = self.u[-1][:, :, i] if k == 0 else self.down_in_u[lv][:, :, i]
+            for b, ((bu, _), e) in enumerate(zip(blocks, pops, strict=True)):
+                row = bu.row(i, row, self.u[e][:, :, i])
+                self.down_out_u[k][b][:, :, i] = row
+            if lv > 0:  # up-sample: rows 2i and 2i + 1 of the finer level read row i only
+                up = self.upsize_u[k](row[:, :, None])  # (N, F, 2, 2W)
+                self.down_in_u[lv - 1][:, :, 2 * i : 2 * i + 2] = up
+
+    # -- the ul stream, a position at a time -----------------------------------------------
+
+    def ul_at(self, i: int, j: int) -> Tensor:
+        """Every level's ul positions that the pixel (i, j) completes; the full-resolution
+        output there (N, P)."""
+        active = [i % (1 << lv) == 0 and j % (1 << lv) == 0 for lv in range(self.levels)]
+        for e, (lv, blocks) in enumerate(self.entries):
+            if not active[lv]:
+                continue
+            y, x_ = i >> lv, j >> lv
+            if e == 0:  # down_shift(ul_init_up(x)) + right_shift(ul_init_left(x))
+                left = self.ul_left.at(i, j - 1) if j > 0 else self.zero
+                v = self.ul_from_above[:, :, j] + left
+            elif blocks is None:
+                v = self.down_ul[lv - 1].at(y, x_)
+            else:
+                v = blocks[1].at(y, x_, self.ul[e - 1][:, :, y, x_], self.u[e][:, :, y, x_])
+            self.ul[e][:, :, y, x_] = v
+            last_of_level = e + 1 == len(self.entries) or self.entries[e + 1][0] != lv
+            if last_of_level and lv + 1 < self.levels:
+                self.down_ul[lv].write(y, x_, v)
+        v = self.zero
+        for k, (lv, blocks, pops) in enumerate(self.down):
+            if not active[lv]:
+                continue
+            y, x_ = i >> lv, j >> lv
+            if k == 0:
+                v = self.ul[-1][:, :, y, x_]
+            else:  # the coarser level's output, up-sampled: (y, x) reads (y // 2, x // 2)
+                weight, bias = self.upsize_ul[k - 1]
+                coarse = self.down_out_ul[lv + 1][:, :, y // 2, x_ // 2]  # (N, F)
+                v = F.linear(coarse, weight[:, :, y % 2, x_ % 2].t(), bias)
+            for b, ((_, bul), e) in enumerate(zip(blocks, pops, strict=True)):
+                u = self.down_out_u[k][b][:, :, y, x_]
+                v = bul.at(y, x_, v, torch.cat([u, self.ul[e][:, :, y, x_]], dim=1))
+            self.down_out_ul[lv][:, :, y, x_] = v
+        return self.out(F.elu(v))  # (N, P)
+
+    # -- the protocol ------------------------------------------------------------------------
+
+    def write_input(self, i: int, j: int, pixel: Tensor) -> None:
+        value = torch.cat([pixel, torch.ones_like(pixel[:, :1])], dim=1)  # (N, C+1)
+        for cache in (self.u_init, self.ul_up, self.ul_left):
+            cache.write(i, j, value)
+
+    def params_at(self, i: int, j: int) -> Tensor:
+        return self.ul_at(i, j)
+
+    def end_row(self, i: int) -> None:
+        self.ul_from_above = self.ul_up.row(i)  # (N, F, W'): down-shifted into row i + 1
+        if i + 1 < self.h:
+            self.u_rows(i + 1)
+
+    def activations(self) -> dict[str, tuple[int, Tensor]]:
+        maps = {"u_init": self.u_init.held_input()}
+        for e, (lv, blocks) in enumerate(self.entries):
+            if blocks is not None:
+                k = sum(1 for lv2, b in self.entries[:e] if lv2 == lv and b is not None)
+                for name, cache in zip(("up_u", "up_ul"), blocks, strict=True):
+                    maps[f"{name}.{lv}.{k}.conv_in"] = cache.conv_in.held_input()
+                    maps[f"{name}.{lv}.{k}.conv_out"] = cache.conv_out.held_input()
+        for lv in range(self.levels - 1):
+            maps[f"downsize_u.{lv}"] = self.down_u[lv].held_input()
+            maps[f"downsize_ul.{lv}"] = self.down_ul[lv].held_input()
+        for s, (_, blocks, _) in enumerate(self.down):
+            for k, (bu, bul) in enumerate(blocks):
+                for name, cache in (("down_u", bu), ("down_ul", bul)):
+                    maps[f"{name}.{s}.{k}.conv_in"] = cache.conv_in.held_input()
+                    maps[f"{name}.{s}.{k}.conv_out"] = cache.conv_out.held_input()
+        return maps

@@ -16,6 +16,10 @@ The sampler talks to the model through :class:`WindowSampleable` only (public, d
 methods that :class:`genzoo.models.autoregressive.AutoregressiveModel` provides), so any
 family that offers them can use it.
 
+Since the cached sampler (:mod:`genzoo.models.cached_sampling`, their per-layer caches)
+became the default, this one stays as a fallback for networks that declare a receptive
+field but no caches, and as a second reference in the tests and benchmarks.
+
 Deviations from Ramachandran et al.:
     - They cache every layer's activations in per-layer queues and compute one position
       per layer per step; we recompute the receptive-field window of each new pixel from

@@ -15,6 +15,12 @@ with sigma the logistic sigmoid for o, f, i and tanh for g.
   right-to-left direction runs on the mirrored map and its output is shifted down one row
   before the two are added, so no later pixel leaks (section 3.2).
 
+Cached sampling (:mod:`genzoo.models.cached_sampling`) steps both cells one position at a
+time: :func:`lstm_cell` on (N, 4h) pre-activations, :meth:`DiagonalLSTM.state_weight` for
+the 2 x 1 state-to-state kernel as one matrix over (state above, state to the left), and
+:meth:`DiagonalLSTM.left_boundary` for the states left of the image that the skewed map's
+padding produces.
+
 Colour groups: the gate pre-activations are laid out group-major (see
 :func:`genzoo.nn.causal.grouped_gates`), so each hidden channel keeps the colour group of
 its input-to-state channels and the R -> G -> B masks of PixelCNN hold through the cell.
@@ -46,7 +52,7 @@ def unskew(s: Tensor, width: int) -> Tensor:
     return flat.reshape(n, c, h, ws + 1)[:, :, :, :width]
 
 
-def _lstm_cell(gates: Tensor, c_prev: Tensor, groups: int) -> tuple[Tensor, Tensor]:
+def lstm_cell(gates: Tensor, c_prev: Tensor, groups: int) -> tuple[Tensor, Tensor]:
     """One LSTM update from (N, 4h, ...) pre-activations; returns (h, c), each (N, h, ...)."""
     o, f, i, g = grouped_gates(gates, 4, groups)
     c = torch.sigmoid(f) * c_prev + torch.sigmoid(i) * torch.tanh(g)
@@ -89,7 +95,7 @@ class RowLSTM(nn.Module):
         rows = []
         for i in range(hh):
             gates = pre[:, :, i] + self.state_to_state(h)  # (N, 4h, W)
-            h, c = _lstm_cell(gates, c, self.groups)
+            h, c = lstm_cell(gates, c, self.groups)
             rows.append(h)
         return torch.stack(rows, dim=2)  # (N, h, H, W)
 
@@ -110,6 +116,28 @@ class DiagonalLSTM(nn.Module):
         self.state_to_state = nn.Conv1d(hidden, 4 * hidden, 2)  # rows (i-1, i) of column j-1
         self.class_bias = class_bias(num_classes, 4 * hidden)
 
+    def state_weight(self) -> Tensor:
+        """The state-to-state kernel as a matrix (4h, 2h) over the pair (h(i-1, j),
+        h(i, j-1)) flattened channel-major, as ``torch.stack([up, left], -1).flatten(1)``."""
+        return self.state_to_state.weight.reshape(self.state_to_state.weight.shape[0], -1)
+
+    @torch.no_grad()
+    def left_boundary(self, height: int, like: Tensor) -> tuple[Tensor, Tensor]:
+        """The states (h, c) at (i, -1), just left of row i, for every row: (1, h, H) each.
+
+        The skewed map pads row i with i zero positions on the left; the recurrence runs
+        over them too (zero input-to-state, but the state-to-state bias), so the first
+        pixel of row i reads a state that depends on the weights only. This replays the
+        forward pass's recurrence over that padding (row 0 reads the zero initial state).
+        """
+        h = like.new_zeros(1, self.hidden, height)  # (1, h, H): the column left of the map
+        c = torch.zeros_like(h)
+        left_h, left_c = torch.zeros_like(h), torch.zeros_like(h)
+        for s in range(height - 1):  # skewed column s holds (s + 1, -1) in row s + 1
+            h, c = lstm_cell(self.state_to_state(F.pad(h, (1, 0))), c, self.groups)
+            left_h[:, :, s + 1], left_c[:, :, s + 1] = h[:, :, s + 1], c[:, :, s + 1]
+        return left_h, left_c
+
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         n, _, hh, ww = x.shape
         pre = self.input_to_state(x)  # (N, 4h, H, W)
@@ -120,7 +148,7 @@ class DiagonalLSTM(nn.Module):
         cols = []
         for j in range(pre.shape[3]):
             gates = pre[:, :, :, j] + self.state_to_state(F.pad(h, (1, 0)))  # (N, 4h, H)
-            h, c = _lstm_cell(gates, c, self.groups)
+            h, c = lstm_cell(gates, c, self.groups)
             cols.append(h)
         return unskew(torch.stack(cols, dim=3), ww)  # (N, h, H, W)
 
