@@ -1,13 +1,14 @@
 """The CPU thread policy, measured: training throughput of genzoo models under each
 policy, on an idle machine and with one and two busy processes beside it.
 
-Policies: ``default`` (OpenMP's active spin-wait, one thread per core: what PyTorch does
-unconfigured), ``passive`` (OMP_WAIT_POLICY=PASSIVE, one thread per core: genzoo's
-default), ``one`` (one thread, active) and ``passive-one``. A busy process is another
-training of the same model at PyTorch's unconfigured default, as a second run or the test
-suite beside yours would be. Each measurement runs in a fresh process (OpenMP reads its
-environment once) for a fixed time after a warm-up; figures are ratios against the same
-model's best idle figure in the same run.
+Policies: ``default`` (OpenMP's spin-then-sleep wait, one thread per core: what PyTorch
+does unconfigured), ``passive`` (OMP_WAIT_POLICY=PASSIVE: sleep at once), ``short-spin``
+(GOMP_SPINCOUNT=10000: spin briefly, then sleep), ``one`` (one thread) and
+``passive-one``. A busy process is another training of the same model at PyTorch's
+unconfigured default, as a second run or the test suite beside yours would be. Each
+measurement runs in a fresh process (OpenMP reads its environment once) for a fixed time
+after a warm-up; figures are ratios against the same model's best idle figure in the same
+run.
 
     python benchmarks/threads.py                 # appends a table to benchmarks/RESULTS.md
     python benchmarks/threads.py --seconds 3 --no-write
@@ -33,6 +34,7 @@ MODELS = {
 POLICIES = {
     "default": ({}, 0),
     "passive": ({"OMP_WAIT_POLICY": "PASSIVE"}, 0),
+    "short-spin": ({"GOMP_SPINCOUNT": "10000"}, 0),
     "one": ({}, 1),
     "passive-one": ({"OMP_WAIT_POLICY": "PASSIVE"}, 1),
 }
@@ -76,7 +78,8 @@ def worker(model_key: str, threads: int, seconds: float, forever: bool) -> None:
 def _spawn(model: str, env: dict[str, str], threads: int, seconds: float, forever: bool):
     cmd = [sys.executable, __file__, "--worker", model, "--threads", str(threads)]
     cmd += ["--seconds", str(seconds)] + (["--forever"] if forever else [])
-    full = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
+    drop = ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "GOMP_SPINCOUNT")
+    full = {k: v for k, v in os.environ.items() if k not in drop}
     return subprocess.Popen(cmd, env=full | env, stdout=subprocess.PIPE, text=True)
 
 

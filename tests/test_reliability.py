@@ -214,3 +214,37 @@ def test_force_never_moves_the_current_folder_and_seeds_are_range_checked(
     assert _train(tmp_path / "r", "--train.seed", str(2**64)) == 2
     err = capsys.readouterr().err
     assert "--train.seed must be in [0, 2^32)" in err and len(err.strip().splitlines()) == 1
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("touch PWNED",))
+
+
+def test_a_hostile_checkpoint_is_refused_without_torchs_advice_to_unpickle(tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    torch.save({"format": 1, "step": 1, "evil": _Evil()}, path)
+    with pytest.raises(CorruptFileError) as err:
+        load_checkpoint(path)
+    assert "weights_only=False" not in str(err.value) and "\n" not in str(err.value)
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_a_damaged_metrics_log_skips_the_curves_and_says_so(tmp_path):
+    from genzoo.report.page import _curves_figure
+
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "metrics.csv").write_bytes(b"step,name,value\n\xff\xfe\x00garbage")
+    (figure,) = _curves_figure(tmp_path)
+    assert "could not be read" in figure.caption
+
+
+def test_a_bogus_device_is_one_line(tmp_path, capsys):
+    from genzoo.registry import create_model
+    from genzoo.train.checkpoint import export_model
+
+    export_model(create_model("pixelcnn", image_shape=(1, 4, 4), hidden_channels=4), tmp_path / "m")
+    argv = ["sample", str(tmp_path / "m"), "--device", "bogus", "--out", str(tmp_path / "s.png")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--device 'bogus'" in err and len(err.strip().splitlines()) == 1

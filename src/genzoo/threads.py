@@ -20,7 +20,11 @@ import os
 
 ENV_THREADS = "GENZOO_THREADS"
 WAIT_POLICY = "PASSIVE"
-"""The default OMP_WAIT_POLICY (chosen by measurement, see benchmarks/threads.py)."""
+"""The default OMP_WAIT_POLICY, chosen by measurement (benchmarks/threads.py, RESULTS.md):
+with two busy processes beside it a run keeps 0.24-0.42 of its idle speed where PyTorch's
+unconfigured default keeps 0.00-0.07; idle it costs nothing on convolutional models and up
+to 60% on small MLPs (a thread wake-up per small operation), for which one thread
+(``GENZOO_THREADS=1``) is the better choice on a shared machine."""
 
 
 def configure() -> None:

@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from genzoo import progress
 from genzoo.config import DataSpec
 from genzoo.errors import UserInputError
 from genzoo.models.base import GenerativeModel
@@ -234,11 +235,13 @@ class AutoregressiveModel(GenerativeModel):
             elif sampler == "window":
                 sample_windowed(self, x, labels, generator, num_known)
             else:
+                progress.start(h_ * w_ - num_known, "pixel")
                 for pos in range(num_known, h_ * w_):
                     i, j = divmod(pos, w_)
                     for c in range(c_):
                         out = self.subpixel_params(x, labels)
                         x[:, c, i, j] = self.likelihood.draw_at(out, x, i, j, c, generator)
+                    progress.advance()
         finally:
             self.train(was_training)
         return x.to(torch.uint8)

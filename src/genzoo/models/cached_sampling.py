@@ -48,6 +48,7 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
+from genzoo import progress
 from genzoo.nn.likelihoods import AutoregressiveLikelihood
 
 
@@ -123,6 +124,7 @@ def sample_cached(
     if net is None:
         raise TypeError(f"{type(model).__name__} has no cached network")
     per_subpixel = model.output_sees_current_pixel
+    progress.start(h_ * w_ - start, "pixel")
     for i in range(h_):
         for j in range(w_):
             if i * w_ + j < start:
@@ -135,5 +137,6 @@ def sample_cached(
                     out = net.params_at(i, j)[..., None, None]  # (N, ..., 1, 1)
                 pixel[:, c, 0, 0] = model.likelihood.draw_at(out, pixel, 0, 0, c, generator)
                 net.write_input(i, j, model.preprocess(pixel[:, :, 0, 0]))
+            progress.advance()
         net.end_row(i)
     return net

@@ -45,6 +45,7 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
+from genzoo import progress
 from genzoo.errors import UserInputError
 from genzoo.nn.likelihoods import AutoregressiveLikelihood
 from genzoo.nn.receptive_field import ReceptiveField, window
@@ -105,6 +106,7 @@ def sample_windowed(
         )
     _, c_, h_, w_ = x.shape
     per_subpixel = model.output_sees_current_pixel
+    progress.start(h_ * w_ - start, "pixel")
     for pos in range(start, h_ * w_):
         i, j = divmod(pos, w_)
         r0, r1, c0, c1 = window(rf, i, j, h_, w_)
@@ -114,4 +116,5 @@ def sample_windowed(
             if out is None or per_subpixel:
                 out = model.subpixel_params(crop, labels)
             x[:, c, i, j] = model.likelihood.draw_at(out, crop, i - r0, j - c0, c, generator)
+        progress.advance()
     return x
