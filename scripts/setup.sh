@@ -19,6 +19,7 @@ fi
 APT=()
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || APT+=(dataset-fashion-mnist)
 command -v chromium >/dev/null || APT+=(chromium)
+command -v g++ >/dev/null || APT+=(g++)   # torch.compile's CPU backend (--train.compile)
 if [ ${#APT[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${APT[@]}") >/dev/null \

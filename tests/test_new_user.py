@@ -43,13 +43,22 @@ def test_bars_print_lines_not_carriage_returns_when_stderr_is_a_log(capsys):
     assert "\r" not in err and "working" in err and err.endswith("\n")
 
 
-def test_sample_shows_progress(tmp_path, capsys):
-    model = create_model("rbm", image_shape=(1, 4, 4), kind="binary", **TINY["rbm"])
+@pytest.mark.parametrize(
+    "name,kind,options,unit",
+    [
+        ("rbm", "binary", ["--gibbs-steps", "5"], "sweep"),
+        ("pixelcnn", "8bit", [], "pixel"),
+        ("pixelcnn", "8bit", ["--sampler", "naive"], "pixel"),
+        ("pixelrnn", "8bit", [], "pixel"),
+    ],
+)
+def test_sample_shows_progress(name, kind, options, unit, tmp_path, capsys):
+    model = create_model(name, image_shape=(1, 4, 4), kind=kind, **TINY[name])
     export_model(model, tmp_path / "m")
-    argv = ["sample", str(tmp_path / "m"), "-n", "2", "--gibbs-steps", "5"]
+    argv = ["sample", str(tmp_path / "m"), "-n", "2", *options]
     assert main([*argv, "--out", str(tmp_path / "s.png")]) == 0
     err = capsys.readouterr().err
-    assert "sampling" in err and "sweep" in err and "\r" not in err
+    assert "sampling" in err and unit in err and "\r" not in err
 
 
 def test_a_conditional_model_samples_without_labels_and_says_which(tmp_path, capsys):

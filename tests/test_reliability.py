@@ -248,3 +248,37 @@ def test_a_bogus_device_is_one_line(tmp_path, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "--device 'bogus'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_non_finite_gradient_under_default_clipping_is_one_clear_error(tmp_path):
+    model = make_model()
+    real_loss = model.loss
+
+    def infinite_gradient(self, images, labels=None):
+        out = real_loss(images, labels)
+        p = next(self.parameters())
+        out["loss"] = out["loss"] + torch.sqrt((p - p.detach()).abs()).sum()  # 0, grad inf
+        return out
+
+    model.loss = types.MethodType(infinite_gradient, model)
+    with pytest.raises(NonFiniteLossError, match="gradient norm of 'model' became non-finite"):
+        fit(model, NoisyBinary(), tmp_path / "run", cfg(steps=3, grad_clip=1.0))
+
+
+def test_a_full_disk_on_save_is_one_line_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    import errno
+
+    import genzoo.runs
+    from genzoo.errors import RunWriteError
+
+    run = tmp_path / "run"
+    fit(make_model(), NoisyBinary(), run, cfg(steps=3, checkpoint_every=3))
+    before = (run / "checkpoint.pt").read_bytes()
+
+    def full(path, state):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(genzoo.runs, "save_checkpoint", full)
+    with pytest.raises(RunWriteError, match="No space left on device"):
+        fit(make_model(), NoisyBinary(), run, cfg(steps=6, checkpoint_every=3), resume=True)
+    assert (run / "checkpoint.pt").read_bytes() == before

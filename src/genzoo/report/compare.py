@@ -107,8 +107,9 @@ class Table:
             writer.writerow(self.columns)
             writer.writerows(self.values or self.rows)
             return buf.getvalue()
+        mark = "bold" if fmt == "markdown" else "*"
         legend = (
-            "↓ lower is better, ↑ higher is better; * the best model in the column"
+            f"↓ lower is better, ↑ higher is better; {mark}: the best model in the column"
             if self.best
             else ""
         )
