@@ -38,7 +38,7 @@ def require_latent_model(model: Any, view: str, *, encoder: bool = False) -> Any
             "none: use 'genzoo sample' for its samples instead"
         )
     if encoder and not model.has_encoder:
-        manifold = ", 'genzoo viz manifold'" if getattr(model, "latent_dim", 0) == 2 else ""
+        manifold = ", 'genzoo viz manifold'" if model.latent_dim == 2 else ""
         raise UserInputError(
             f"'{view}' starts from images and needs an encoder; {model.name} has no encoder (its "
             "codes come from the prior): use 'genzoo viz interpolate --between "
