@@ -156,3 +156,13 @@ def test_threads_option_and_environment(tmp_path, monkeypatch, capsys):
         assert "GENZOO_THREADS" in capsys.readouterr().err
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_training_bar_in_a_log_prints_a_few_lines_with_a_real_rate(tmp_path, capsys):
+    tiny = ["--model.hidden-channels", "4", "--model.num-blocks", "1"]
+    tiny += ["--model.output-channels", "8", "--train.steps", "12", "--train.batch-size", "8"]
+    tiny += ["--train.sample-every", "0", "--train.log-every", "1"]
+    assert main(["train", "pixelcnn", "--data", "digits", *tiny, "--out", str(tmp_path / "r")]) == 0
+    lines = [x for x in capsys.readouterr().err.splitlines() if x.startswith("training")]
+    assert 1 <= len(lines) <= 3  # the start and the end, not one line per logged step
+    assert "img/s=0," not in lines[-1] and "img/s=0]" not in lines[-1]

@@ -315,8 +315,8 @@ def build_table(results: Sequence[RunResult], settings: EvalSettings) -> Table:
     models = [i for i, r in enumerate(results) if not r.is_reference]
     for c, direction in enumerate(better):
         scored = [(values[i][c], i) for i in models if isinstance(values[i][c], (int, float))]
-        if direction is None or len(scored) < 2:
-            continue
+        if direction is None or len(scored) < 2 or len({v for v, _ in scored}) == 1:
+            continue  # no direction, one model, or a tie of all: nothing to mark
         top = (min if direction == "lower" else max)(v for v, _ in scored)
         best |= {(i, c) for v, i in scored if v == top}
     notes = [f"split: {settings.split}; seed {settings.seed}"]
@@ -346,6 +346,11 @@ def reading(results: Sequence[RunResult], table: Table, settings: EvalSettings) 
     """The table in a few sentences, generated from its figures."""
     out: list[str] = []
     col = {c: i for i, c in enumerate(table.columns)}
+
+    def name(i: int) -> str:  # "vae", or "my-run (vae)": never "vae (vae)"
+        r = results[i]
+        return r.label if r.label == r.model else f"{r.label} ({r.model})"
+
     models = [i for i, r in enumerate(results) if not r.is_reference]
     real = [i for i, r in enumerate(results) if r.is_reference]
     if "bits/dim" in col:
@@ -356,7 +361,7 @@ def reading(results: Sequence[RunResult], table: Table, settings: EvalSettings) 
             kinds = {results[j].density for _, j in dens}
             what = {"exact": "exact", "bound": "an upper bound", "estimate": "an estimate"}
             sentence = (
-                f"Best likelihood: {results[i].label} ({results[i].model}), {v:.4f} bits/dim "
+                f"Best likelihood: {name(i)}, {v:.4f} bits/dim "
                 f"({what.get(results[i].density or '', 'figure')})."
             )
             if len(kinds) > 1:
@@ -372,7 +377,7 @@ def reading(results: Sequence[RunResult], table: Table, settings: EvalSettings) 
         fids = [(v, i) for v, i in fids if v is not None]
         if fids:
             v, i = min(fids)
-            sentence = f"Best samples by FID: {results[i].label} ({results[i].model}), {v:.2f}."
+            sentence = f"Best samples by FID: {name(i)}, {v:.2f}."
             floor = [table.values[j][col["FID"]] for j in real]
             if floor and floor[0] is not None:
                 sentence += (

@@ -23,6 +23,7 @@ import datetime
 import html
 import io
 import json
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -442,7 +443,7 @@ def write_report(
     results = compare_runs(runs, settings, progress=progress, echo=echo, real_row=real_row)
     table = build_table(results, settings)
     if echo:
-        echo("\n" + table.render("text"))
+        echo("\n" + table.render("text", width=shutil.get_terminal_size((120, 24)).columns))
     opened = {r.run: Run(r.run, data=settings.data, data_root=settings.data_root) for r in results}
     ref = opened[results[0].run].dataset(settings.split)
     if hasattr(ref, "points"):  # 2-D toy data

@@ -248,6 +248,7 @@ class _Trainer:
         self.last_saved: int | None = None
         self.seconds_before = 0.0  # training time of earlier sessions of this run
         self.session_start = time.monotonic()
+        self.session_first_step = 0
         self.dataset_size = 0
         self.last_norm: dict[str, float] = {}
         self.step = 0
@@ -373,14 +374,18 @@ class _Trainer:
         if self.fabric.is_global_zero:
             csv_log.log(self.step, scalars)
         shown = {k: f"{v:.4g}" for k, v in scalars.items() if "/" not in k}
-        rate = (bar.format_dict.get("rate") or 0.0) * self.train.batch_size
-        bar.set_postfix(shown | {"img/s": f"{rate:.0f}"})
+        elapsed = time.monotonic() - self.session_start
+        done = self.step - self.session_first_step
+        rate = done * self.train.batch_size / elapsed if elapsed > 0 else 0.0
+        # no redraw of its own: a bar that is not on a terminal prints on its own schedule
+        bar.set_postfix(shown | {"img/s": f"{rate:.0f}"}, refresh=False)
 
     def loop(self, dataset: Dataset, start: int) -> None:
         """Steps ``start`` .. ``train.steps``: step, EMA, log, sample grid, checkpoint."""
         fabric, train, raw, out = self.fabric, self.train, self.raw, self.run.path
         self.dataset_size = len(dataset)  # type: ignore[arg-type]
         self.session_start = time.monotonic()
+        self.session_first_step = start
         csv_log = _CsvLog(out / "logs" / "metrics.csv")
         bar = progress_bar(
             train.steps, "training", "step", initial=start,
