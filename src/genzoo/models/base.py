@@ -10,8 +10,14 @@ Contract (see ../shared/GUIDE.md):
 - ``loss(images, labels) -> dict``: holds "loss" (what is minimised); other keys are logged.
 - ``sample(n, *, labels=None, generator=None) -> uint8 tensor (N, C, H, W)`` in data space.
 - ``log_prob(images, labels=None) -> (N,)``: log-likelihood of the discrete data in nats
-  per example; :attr:`log_prob_is_bound` says whether it is exact or a lower bound.
+  per example; the class's :attr:`density` says whether it is exact, a bound or an
+  estimate (None: the model has none and ``log_prob`` raises NoDensityError).
 - ``forward`` stays the plain network output.
+
+What a model can do is declared on its class (``density``, ``has_latent``,
+``has_encoder``, ``can_complete``, ``sample_options``, ``gibbs_chain``, ``grows``) and read
+by everything above the models, never probed; tests/test_contract.py checks each
+declaration against behaviour.
 """
 
 from __future__ import annotations
