@@ -49,3 +49,29 @@ def append_result(table: str) -> None:
     gap = "\n" if RESULTS.exists() and not RESULTS.read_text().endswith("\n\n") else ""
     with RESULTS.open("a") as f:
         f.write(header + gap + table + "\n")
+
+
+def genzoo(*argv: str) -> list[str]:
+    """The command line of ``genzoo ARGV`` with this interpreter (the checkout's package)."""
+    import sys
+
+    return [sys.executable, "-m", "genzoo.cli", *argv]
+
+
+def compare_table(runs: list[Path], options: list[str], table_file: Path) -> tuple[str, float]:
+    """Run ``genzoo compare`` on ``runs`` (markdown to ``table_file``); return the table's
+    text and the minutes it took."""
+    import time
+
+    cmd = genzoo("compare", *map(str, runs), *options, "--out", str(table_file), "--force")
+    start = time.monotonic()
+    subprocess.run(cmd, check=True, cwd=Path(__file__).resolve().parents[1])
+    return table_file.read_text().strip(), (time.monotonic() - start) / 60
+
+
+def record(entry_lines: list[str], write: bool) -> None:
+    """Print a results entry and, unless told not to, append it to RESULTS.md."""
+    entry = "\n".join(entry_lines)
+    print(entry)
+    if write:
+        append_result(entry)

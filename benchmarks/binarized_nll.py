@@ -37,10 +37,6 @@ RUNS = {
 }  # fmt: skip
 
 
-def genzoo(*argv: str) -> list[str]:
-    return [sys.executable, "-m", "genzoo.cli", *argv]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, required=True, help="folder for the runs")
@@ -50,7 +46,7 @@ def main() -> None:
     ap.add_argument("--iwae-k", type=int, default=1000)
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
-    from _common import START_COMMIT, append_result, machine
+    from _common import START_COMMIT, compare_table, genzoo, machine, record
 
     started = machine()
     root = Path(__file__).resolve().parents[1]
@@ -64,16 +60,12 @@ def main() -> None:
         cmd = genzoo("train", *argv, *DATA, "--train.no-progress", "--out", str(out))
         subprocess.run(cmd, check=True, cwd=root)
         walls[name] = f"{(time.monotonic() - t) / 60:.1f} min"
-    table_file = args.out / "table.md"
-    cmd = genzoo(
-        "compare", *(str(args.out / n) for n in RUNS), "--metrics", "nll", "--n", str(args.n),
-        "--ais-runs", str(args.ais_runs), "--ais-betas", str(args.ais_betas),
-        "--iwae-k", str(args.iwae_k), "--out", str(table_file), "--force",
-    )  # fmt: skip
-    t = time.monotonic()
-    subprocess.run(cmd, check=True, cwd=root)
-    compare_min = (time.monotonic() - t) / 60
-    entry = "\n".join(
+    options = [
+        "--metrics", "nll", "--n", str(args.n), "--ais-runs", str(args.ais_runs),
+        "--ais-betas", str(args.ais_betas), "--iwae-k", str(args.iwae_k),
+    ]  # fmt: skip
+    table, compare_min = compare_table([args.out / n for n in RUNS], options, args.out / "table.md")
+    record(
         [
             f"## Binarised Fashion-MNIST test NLL, five families ({time.strftime('%Y-%m-%d')}, "
             f"commit {START_COMMIT})",
@@ -84,13 +76,11 @@ def main() -> None:
             + f". The compare (first {args.n} test images, AIS {args.ais_runs} x "
             f"{args.ais_betas}, IWAE-{args.iwae_k}) took {compare_min:.1f} min.",
             "",
-            table_file.read_text().strip(),
+            table,
             "",
-        ]
+        ],
+        write=not args.no_write,
     )
-    print(entry)
-    if not args.no_write:
-        append_result(entry)
 
 
 if __name__ == "__main__":

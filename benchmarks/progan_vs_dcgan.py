@@ -23,10 +23,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 DATA = ["--data", "fashion-mnist", "--image-size", "32"]
 
 
-def genzoo(*argv: str) -> list[str]:
-    return [sys.executable, "-m", "genzoo.cli", *argv]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, required=True)
@@ -35,7 +31,7 @@ def main() -> None:
     ap.add_argument("--features", default="domain")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
-    from _common import START_COMMIT, append_result, machine
+    from _common import START_COMMIT, compare_table, genzoo, machine, record
 
     started = machine()
     root = Path(__file__).resolve().parents[1]
@@ -49,16 +45,9 @@ def main() -> None:
         if not (out / "checkpoint.pt").is_file():
             cmd = genzoo("train", *argv, "--train.no-progress", "--out", str(out))
             subprocess.run(cmd, check=True, cwd=root)
-    table_file = args.out / "table.md"
-    metrics = "fid,kid,pr,dc"
-    cmd = genzoo(
-        "compare", *(str(args.out / n) for n in runs), "--metrics", metrics, "--n", str(args.n),
-        "--features", args.features, "--out", str(table_file), "--force",
-    )  # fmt: skip
-    t = time.monotonic()
-    subprocess.run(cmd, check=True, cwd=root)
-    minutes = (time.monotonic() - t) / 60
-    entry = "\n".join(
+    options = ["--metrics", "fid,kid,pr,dc", "--n", str(args.n), "--features", args.features]
+    table, minutes = compare_table([args.out / n for n in runs], options, args.out / "table.md")
+    record(
         [
             f"## Progressive GAN beside DCGAN after {args.minutes:g} minutes each, Fashion-MNIST "
             f"32x32 ({time.strftime('%Y-%m-%d')}, commit {START_COMMIT})",
@@ -68,13 +57,11 @@ def main() -> None:
             + "; ".join(f"`genzoo train {' '.join(a)}`" for a in runs.values())
             + f". The compare took {minutes:.1f} min.",
             "",
-            table_file.read_text().strip(),
+            table,
             "",
-        ]
+        ],
+        write=not args.no_write,
     )
-    print(entry)
-    if not args.no_write:
-        append_result(entry)
 
 
 if __name__ == "__main__":
