@@ -246,6 +246,44 @@ class BoltzmannMachine(GenerativeModel):
         self.log_z_digest.copy_(torch.tensor(list(digest), dtype=torch.uint8))
         return est
 
+    term: ClassVar[str] = "nll"
+    """Prefix of the ``nll_terms`` keys: ``{term}_exact`` (log Z enumerated) or
+    ``{term}_ais`` (log Z by AIS); "nll_bound" for the DBM's mean-field bound."""
+
+    def unnormalised(self, images: Tensor, **options: Any) -> Tensor:
+        """log p*(v) (or a lower bound on it), the unnormalised log-probability, (N,)."""
+        raise NotImplementedError
+
+    def log_prob(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
+        """:meth:`unnormalised` minus log Z, nats, (N,): exact when log Z is enumerated (a
+        lower bound for the DBM), else with log Z by AIS (100 runs x 14,500 betas,
+        generator seeded 0): an estimate that tends to be too high (AIS tends to
+        underestimate log Z, see :mod:`genzoo.models.boltzmann_core`)."""
+        log_z = self.log_partition().log_z
+        return (self.unnormalised(images) - log_z).to(self.dtype)
+
+    def nll_terms(
+        self,
+        images: Tensor,
+        labels: Tensor | None = None,
+        *,
+        generator: torch.Generator | None = None,
+        **options: Any,
+    ) -> dict[str, Tensor]:
+        """``{term}_exact`` or ``{term}_ais``: log Z minus :meth:`unnormalised`, nats per
+        example (see :attr:`term`). The AIS figure is an estimate that tends to be too low.
+
+        Options:
+            ais_runs: AIS runs (default 100).
+            ais_betas: intermediate distributions per run (default 14,500).
+            mean_field_steps: the DBM's fixed-point updates of its bound.
+            Others are ignored.
+        """
+        runs, betas = self._ais_options(options)
+        est = self.log_partition(generator=generator, runs=runs, betas=betas)
+        nll = est.log_z - self.unnormalised(images, **options)
+        return {f"{self.term}_{'exact' if est.exact else 'ais'}": nll.to(self.dtype)}
+
     def likelihood_details(self, **options: Any) -> dict[str, Any]:
         """The log partition function the NLL figures rest on (kept with the weights, so
         this costs nothing after :meth:`nll_terms` with the same options)."""
@@ -485,33 +523,9 @@ class RBM(BoltzmannMachine):
         W, b, c, const = W.double(), b.double(), c.double(), const.double()
         return v @ b + const + nn.functional.softplus(v @ W + c).sum(-1)
 
-    def log_prob(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
-        """log p(v) = -F(v) - log Z in nats, (N,): exact when a layer has <= 20 units, else
-        with log Z by AIS (100 runs x 14,500 betas, generator seeded 0): an estimate that
-        tends to be too high (see :mod:`genzoo.models.boltzmann_core`)."""
-        log_z = self.log_partition().log_z
-        return (self.unnormalised_log_prob(images) - log_z).to(self.dtype)
-
-    def nll_terms(
-        self,
-        images: Tensor,
-        labels: Tensor | None = None,
-        *,
-        generator: torch.Generator | None = None,
-        **options: Any,
-    ) -> dict[str, Tensor]:
-        """``{"nll_exact"}`` (log Z enumerated) or ``{"nll_ais"}`` (log Z by AIS): per-example
-        F(v) + log Z, nats. The AIS figure is an estimate that tends to be too low.
-
-        Options:
-            ais_runs: AIS runs (default 100).
-            ais_betas: intermediate distributions per run (default 14,500).
-            Others are ignored.
-        """
-        runs, betas = self._ais_options(options)
-        est = self.log_partition(generator=generator, runs=runs, betas=betas)
-        nll = est.log_z - self.unnormalised_log_prob(images)
-        return {"nll_exact" if est.exact else "nll_ais": nll.to(self.dtype)}
+    def unnormalised(self, images: Tensor, **options: Any) -> Tensor:
+        """-F(v), nats, (N,): log p(v) + log Z exactly."""
+        return self.unnormalised_log_prob(images)
 
 
 class DBM(BoltzmannMachine):
@@ -742,33 +756,11 @@ class DBM(BoltzmannMachine):
         log_z = core.exact_log_z(weights, biases, parity)
         return core.exact_log_marginal(v, weights, biases) - log_z
 
-    def log_prob(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
-        """Mean-field lower bound on log p*(v) minus log Z, nats, (N,): a lower bound on
-        log p(v) when log Z is exact; with AIS log Z an estimate of that bound which tends
-        to be too high (Salakhutdinov and Hinton 2009, section 4)."""
-        log_z = self.log_partition().log_z
-        return (self.log_prob_bound_unnormalised(images) - log_z).to(self.dtype)
+    term = "nll_bound"
 
-    def nll_terms(
-        self,
-        images: Tensor,
-        labels: Tensor | None = None,
-        *,
-        generator: torch.Generator | None = None,
-        **options: Any,
-    ) -> dict[str, Tensor]:
-        """``{"nll_bound_exact"}`` or ``{"nll_bound_ais"}``: log Z minus the mean-field
-        bound, nats per example: an upper bound on the NLL with exact log Z; with AIS log Z
-        an estimate (which tends to be too low, see :mod:`genzoo.models.boltzmann_core`).
-
-        Options:
-            ais_runs: AIS runs (default 100).
-            ais_betas: intermediate distributions per run (default 14,500).
-            mean_field_steps: fixed-point updates of the bound (default: the config's).
-            Others are ignored.
-        """
-        runs, betas = self._ais_options(options)
-        est = self.log_partition(generator=generator, runs=runs, betas=betas)
+    def unnormalised(self, images: Tensor, **options: Any) -> Tensor:
+        """The mean-field lower bound on log p*(v) (Salakhutdinov and Hinton 2009, section
+        4), nats, (N,), after ``mean_field_steps`` fixed-point updates (default: the
+        config's): with exact log Z, log p(v) >= this - log Z."""
         steps = int(options.get("mean_field_steps") or self.config.mean_field_steps)
-        nll = est.log_z - self.log_prob_bound_unnormalised(images, steps)
-        return {"nll_bound_exact" if est.exact else "nll_bound_ais": nll.to(self.dtype)}
+        return self.log_prob_bound_unnormalised(images, steps)
