@@ -3,8 +3,10 @@ policy, on an idle machine and with one and two busy processes beside it.
 
 Policies: ``default`` (OpenMP's spin-then-sleep wait, one thread per core: what PyTorch
 does unconfigured), ``passive`` (OMP_WAIT_POLICY=PASSIVE: sleep at once), ``short-spin``
-(GOMP_SPINCOUNT=10000: spin briefly, then sleep), ``one`` (one thread) and
-``passive-one``. A busy process is another training of the same model at PyTorch's
+(GOMP_SPINCOUNT=10000: spin briefly, then sleep), ``one`` (one thread),
+``passive-one``, ``auto`` (genzoo's default: OpenMP's own wait, the thread count chosen by
+genzoo.threads' tuner while the steps run, its trials included in the figure) and
+``auto-passive``. A busy process is another training of the same model at PyTorch's
 unconfigured default, as a second run or the test suite beside yours would be. Each
 measurement runs in a fresh process (OpenMP reads its environment once) for a fixed time
 after a warm-up; figures are ratios against the same model's best idle figure in the same
@@ -31,12 +33,15 @@ MODELS = {
     "vae-mlp": ("vae", (1, 28, 28), "8bit", {"latent_dim": 32, "hidden": 200}),
     "dcgan": ("gan", (1, 28, 28), "8bit", {"width": 32}),
 }
+AUTO = -1
 POLICIES = {
     "default": ({}, 0),
     "passive": ({"OMP_WAIT_POLICY": "PASSIVE"}, 0),
     "short-spin": ({"GOMP_SPINCOUNT": "10000"}, 0),
     "one": ({}, 1),
     "passive-one": ({"OMP_WAIT_POLICY": "PASSIVE"}, 1),
+    "auto": ({}, AUTO),
+    "auto-passive": ({"OMP_WAIT_POLICY": "PASSIVE"}, AUTO),
 }
 BATCH = 64
 
@@ -50,7 +55,13 @@ def worker(model_key: str, threads: int, seconds: float, forever: bool) -> None:
     from genzoo.config import TrainConfig
     from genzoo.models.base import StepContext
 
-    if threads:
+    tick = lambda: None  # noqa: E731
+    if threads == AUTO:  # genzoo's tuner, ticked once per step as the training loop's bar does
+        from genzoo import threads as policy
+
+        policy.apply()
+        tick = lambda: policy.tick("step")  # noqa: E731
+    elif threads:
         torch.set_num_threads(threads)
     name, shape, kind, cfg = MODELS[model_key]
     torch.manual_seed(0)
@@ -65,6 +76,7 @@ def worker(model_key: str, threads: int, seconds: float, forever: bool) -> None:
 
     def step(i: int) -> None:
         model.training_step(x, None, StepContext(model, opts, i, optimize))
+        tick()
 
     for i in range(3):  # warm-up
         step(i)
@@ -78,7 +90,7 @@ def worker(model_key: str, threads: int, seconds: float, forever: bool) -> None:
 def _spawn(model: str, env: dict[str, str], threads: int, seconds: float, forever: bool):
     cmd = [sys.executable, __file__, "--worker", model, "--threads", str(threads)]
     cmd += ["--seconds", str(seconds)] + (["--forever"] if forever else [])
-    drop = ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "GOMP_SPINCOUNT")
+    drop = ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "GOMP_SPINCOUNT", "GENZOO_THREADS")
     full = {k: v for k, v in os.environ.items() if k not in drop}
     return subprocess.Popen(cmd, env=full | env, stdout=subprocess.PIPE, text=True)
 
@@ -104,6 +116,7 @@ def main() -> None:
     ap.add_argument("--forever", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--seconds", type=float, default=5.0, help="timed seconds per figure")
     ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--policies", default=",".join(POLICIES), help="comma-separated subset")
     ap.add_argument("--no-write", action="store_true", help="print only")
     args = ap.parse_args()
     if args.worker:
@@ -115,10 +128,14 @@ def main() -> None:
 
     started = machine()
     rows = []
+    policies = args.policies.split(",")
+    unknown = sorted(set(policies) - set(POLICIES))
+    if unknown:
+        raise SystemExit(f"unknown policies {unknown}; choose from {', '.join(POLICIES)}")
     for model in args.models.split(","):
-        figures = {(p, b): measure(model, p, b, args.seconds) for b in (0, 1, 2) for p in POLICIES}
-        best_idle = max(figures[(p, 0)] for p in POLICIES)
-        for p in POLICIES:
+        figures = {(p, b): measure(model, p, b, args.seconds) for b in (0, 1, 2) for p in policies}
+        best_idle = max(figures[(p, 0)] for p in policies)
+        for p in policies:
             idle, one, two = (figures[(p, b)] for b in (0, 1, 2))
             rows.append(
                 f"| {model} | {p} | {idle:.0f} | {idle / best_idle:.2f} | {one:.0f} "
@@ -129,7 +146,8 @@ def main() -> None:
         [
             f"## CPU thread policy ({time.strftime('%Y-%m-%d')}, commit {START_COMMIT})",
             "",
-            f"`python benchmarks/threads.py --seconds {args.seconds:g}`; {started}; batch "
+            f"`python benchmarks/threads.py --seconds {args.seconds:g} --policies "
+            f"{args.policies}`; {started}; batch "
             f"{BATCH}, bare training steps on in-memory data, each figure a fresh process.",
             "Busy: other processes training the same model at PyTorch's unconfigured default.",
             "",

@@ -19,4 +19,5 @@ def _isolated(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     monkeypatch.setenv("GENZOO_CACHE", str(tmp_path_factory.mktemp("genzoo-cache")))
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+    monkeypatch.setenv("GENZOO_THREADS", "1")  # fixed: the thread tuner stays off in tests
     torch.set_num_threads(1)

@@ -13,8 +13,8 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 LAYERS: list[tuple[str, ...]] = [
-    ("genzoo._version", "genzoo.errors", "genzoo.io", "genzoo.config", "genzoo.progress"),
-    ("genzoo.threads",),
+    ("genzoo._version", "genzoo.errors", "genzoo.io", "genzoo.config", "genzoo.threads"),
+    ("genzoo.progress",),  # above threads: its bars tick the thread tuner
     ("genzoo.data",),
     ("genzoo.nn", "genzoo.losses"),
     ("genzoo.estimators",),

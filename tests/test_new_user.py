@@ -123,21 +123,26 @@ def test_training_sample_grids_are_readable(tmp_path):
     assert grid.size[0] >= 2 * 56  # two 8x8 tiles per row, each enlarged to about 56 px
 
 
-def test_the_entry_point_sets_the_thread_policy_before_torch_and_a_users_setting_wins():
+def test_the_entry_point_reads_the_policy_before_torch_and_a_users_setting_wins():
     import os
     import subprocess
     import sys
 
     code = (
-        "import os, sys; from genzoo.cli import main; main(['--version']); "
-        "print(os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules)"
+        "import os, sys; from genzoo.cli import main; r = main(['--version']); "
+        "print(os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules, r)"
     )
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GENZOO_THREADS")}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert out.stdout.split()[-2:] == ["PASSIVE", "False"]  # set, and torch not yet loaded
-    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    assert out.stdout.split()[-3:] == ["None", "False", "0"]  # OpenMP's own, torch not loaded
+    env["OMP_WAIT_POLICY"] = "PASSIVE"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert out.stdout.split()[-2:] == ["ACTIVE", "False"]
+    assert out.stdout.split()[-3:] == ["PASSIVE", "False", "0"]
+    env["GENZOO_THREADS"] = "many"  # a bad value is one line, before torch loads
+    code = code.replace("['--version']", "['data', 'list']")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.split()[-3:] == ["PASSIVE", "False", "2"]
+    assert "GENZOO_THREADS" in out.stderr
 
 
 def test_threads_option_and_environment(tmp_path, monkeypatch, capsys):

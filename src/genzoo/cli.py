@@ -785,9 +785,12 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
+TUNED = ("sample", "eval", "compare", "report", "viz")
+"""Commands whose work runs under the thread policy (genzoo.threads) as they start."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``genzoo`` console script; returns the exit status."""
-    threads.configure()  # before anything imports torch (see genzoo.threads)
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
@@ -797,7 +800,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     command, rest = argv[0], argv[1:]
     try:
-        if command != "train" and threads.requested():  # train applies --train.threads
+        threads.requested()  # a bad $GENZOO_THREADS is one line, before torch loads
+        if command in TUNED:  # train applies it with --train.threads
             threads.apply()
         if command not in COMMANDS:
             raise UserInputError(

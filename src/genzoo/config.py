@@ -208,8 +208,8 @@ class TrainConfig:
     """Compile the model's training computations with torch.compile (off by default: the
     first steps then take tens of seconds to compile, which pays off only on long runs)."""
     threads: int = 0
-    """CPU threads of this run (0: $GENZOO_THREADS if set, else PyTorch's default, one
-    per core); OpenMP waits passively unless OMP_WAIT_POLICY is set (see genzoo.threads)."""
+    """CPU threads of this run (0: $GENZOO_THREADS if set, else auto: the count is chosen
+    by timing the steps, so a busy machine does not stall the run; see genzoo.threads)."""
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "log_every", "checkpoint_every"):

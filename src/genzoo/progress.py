@@ -18,6 +18,8 @@ import sys
 from collections.abc import Iterator
 from typing import IO, Any
 
+from genzoo import threads
+
 LOG_INTERVAL = 30.0
 """Seconds between the lines a bar prints when stderr is not a terminal."""
 
@@ -39,15 +41,24 @@ class _Lines:
 
 
 def bar(total: int | None, desc: str, unit: str = "it", *, disable: bool = False, **kw: Any) -> Any:
-    """A tqdm bar on stderr that suits where stderr goes (see the module docstring)."""
+    """A tqdm bar on stderr that suits where stderr goes (see the module docstring).
+
+    Each update is also a step of repeated work for the thread tuner (genzoo.threads),
+    disabled bars included: every long command has a bar, so every long command is tuned.
+    """
     from tqdm.auto import tqdm
+
+    class _Bar(tqdm):  # type: ignore[misc, valid-type]
+        def update(self, n: float | None = 1) -> bool | None:
+            threads.tick(id(self))
+            return super().update(n)
 
     stream = sys.stderr
     interactive = bool(getattr(stream, "isatty", lambda: False)())
     options: dict[str, Any] = {"dynamic_ncols": True} if interactive else {
         "file": _Lines(stream), "mininterval": LOG_INTERVAL, "ascii": True, "ncols": 100,
     }  # fmt: skip
-    return tqdm(total=total, desc=desc, unit=unit, disable=disable, **(options | kw))
+    return _Bar(total=total, desc=desc, unit=unit, disable=disable, **(options | kw))
 
 
 class Tracker:
@@ -96,7 +107,9 @@ def start(total: int, unit: str) -> None:
 
 
 def advance(k: int = 1) -> None:
-    """A sampler finished ``k`` more units."""
+    """A sampler finished ``k`` more units (a step for the thread tuner, tracked or not)."""
     tracker = _TRACKER.get()
     if tracker is not None:
-        tracker.advance(k)
+        tracker.advance(k)  # its bar's update ticks the tuner
+    else:
+        threads.tick("sampler")

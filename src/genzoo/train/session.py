@@ -72,7 +72,7 @@ def train_run(
         if train_given & set(run.RESUME_TAKES) and is_main_process():
             taken = ", ".join(f"--train.{k.replace('_', '-')}" for k in sorted(train_given))
             print(f"--resume takes: {taken}")
-    policy = threads.apply(train.threads)
+    policy = threads.apply(train.threads, tune=not train.compile)
     dataset = load_dataset(
         data_info["spec"],
         "train",
@@ -94,4 +94,8 @@ def train_run(
         f"{model_name}: {n_params / 1e6:.2f}M parameters; data {data_info['spec']} "
         f"({len(dataset)} training examples); run directory {run.path}; CPU: {policy}"
     )
-    return fit(model, dataset, run.path, train, data_info=data_info, resume=resume, force=force)
+    model = fit(model, dataset, run.path, train, data_info=data_info, resume=resume, force=force)
+    split = threads.summary()
+    if split:
+        say(f"CPU threads: {split}")
+    return model

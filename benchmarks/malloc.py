@@ -1,0 +1,128 @@
+"""glibc's malloc thresholds, measured: training throughput with glibc's defaults against
+genzoo's CPU memory setting (``genzoo.threads.tune_malloc``), interleaved A B A B.
+
+glibc returns freed memory above its trim threshold to the system and serves large blocks
+with mmap, both adapting as the program runs; a training step frees and re-allocates the
+same large activation buffers every step, so each step can pay page faults for memory it
+just gave back. The setting keeps that memory in the heap instead. Each figure is a fresh
+process (the setting is process-wide) training on in-memory data after a warm-up, at a
+fixed thread count; the ratio is against the glibc default measured just before it.
+
+    python benchmarks/malloc.py                   # appends a table to benchmarks/RESULTS.md
+    python benchmarks/malloc.py --seconds 3 --rounds 2 --no-write
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+MODELS = {
+    "pixelcnn": ("pixelcnn", (1, 28, 28), "8bit", {"hidden_channels": 32, "num_blocks": 5}),
+    "vae-mlp": ("vae", (1, 28, 28), "8bit", {"latent_dim": 32, "hidden": 200}),
+    "dcgan": ("gan", (1, 28, 28), "8bit", {"width": 32}),
+    "dcgan-64": ("gan", (3, 64, 64), "8bit", {"width": 64}),
+}
+BATCH = 64
+
+
+def worker(model_key: str, tuned: bool, threads: int, seconds: float) -> None:
+    """Train on random data; print images/s after a warm-up."""
+    sys.path.insert(0, SRC)
+    import torch
+
+    import genzoo
+    from genzoo import threads as policy
+    from genzoo.config import TrainConfig
+    from genzoo.models.base import StepContext
+
+    if tuned:
+        policy.tune_malloc()
+    torch.set_num_threads(threads)
+    name, shape, kind, cfg = MODELS[model_key]
+    torch.manual_seed(0)
+    model = genzoo.create_model(name, image_shape=shape, kind=kind, **cfg).train()
+    opts = model.configure_optimizers(TrainConfig(lr=1e-4))
+    x = torch.randint(0, 256, (BATCH, *shape), dtype=torch.uint8)
+
+    def optimize(key: str, loss: torch.Tensor) -> None:
+        opts[key].zero_grad(set_to_none=True)
+        loss.backward()
+        opts[key].step()
+
+    for i in range(3):  # warm-up
+        model.training_step(x, None, StepContext(model, opts, i, optimize))
+    i, start = 3, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        model.training_step(x, None, StepContext(model, opts, i, optimize))
+        i += 1
+    print(json.dumps({"img_per_s": (i - 3) * BATCH / (time.perf_counter() - start)}))
+
+
+def measure(model: str, tuned: bool, threads: int, seconds: float) -> float:
+    cmd = [sys.executable, __file__, "--worker", model, "--threads", str(threads)]
+    cmd += ["--seconds", str(seconds)] + (["--tuned"] if tuned else [])
+    drop = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    return float(json.loads(out.strip().splitlines()[-1])["img_per_s"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--tuned", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--threads", type=int, default=1, help="fixed thread count (default 1)")
+    ap.add_argument("--seconds", type=float, default=5.0, help="timed seconds per figure")
+    ap.add_argument("--rounds", type=int, default=3, help="A B pairs per model")
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--no-write", action="store_true", help="print only")
+    args = ap.parse_args()
+    if args.worker:
+        worker(args.worker, args.tuned, args.threads, args.seconds)
+        return
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _common import START_COMMIT, append_result, machine
+
+    started = machine()
+    rows = []
+    for model in args.models.split(","):
+        base, tuned = [], []
+        for _ in range(args.rounds):  # A B A B: drift in the machine hits both alike
+            base.append(measure(model, False, args.threads, args.seconds))
+            tuned.append(measure(model, True, args.threads, args.seconds))
+        ratios = [t / b for b, t in zip(base, tuned, strict=True)]
+        rows.append(
+            f"| {model} | {statistics.median(base):.0f} | {statistics.median(tuned):.0f} | "
+            f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f}) |"
+        )
+        print(rows[-1], flush=True)
+    table = "\n".join(
+        [
+            f"## glibc malloc thresholds ({time.strftime('%Y-%m-%d')}, commit {START_COMMIT})",
+            "",
+            f"`python benchmarks/malloc.py --threads {args.threads} --seconds {args.seconds:g} "
+            f"--rounds {args.rounds}`; {started}; batch {BATCH}, bare training steps on "
+            "in-memory data, each figure a fresh process, A B interleaved.",
+            "",
+            "| model | glibc default img/s | genzoo setting img/s | ratio (median, range) |",
+            "|---|---|---|---|",
+            *rows,
+            "",
+        ]
+    )
+    print(table)
+    if not args.no_write:
+        append_result(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""The thread policy: the tuner chooses the faster thread count by timing steps, leaves a
+collapsed setting after one slow step, follows the load when it changes, and is off
+wherever a user (or the test suite) fixed the count."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from genzoo import progress, threads
+from genzoo.errors import UserInputError
+
+
+class Machine:
+    """A fake CPU: each step takes ``cost[threads]`` seconds on a fake clock."""
+
+    def __init__(self, cost: dict[int, float], threads: int = 1) -> None:
+        self.cost, self.threads, self.now = cost, threads, 0.0
+        self.history: list[int] = []
+
+    def set_threads(self, n: int) -> None:
+        self.threads = n
+
+    def clock(self) -> float:
+        return self.now
+
+    def run(self, tuner: threads.Tuner, steps: int, key: str = "train") -> None:
+        for _ in range(steps):
+            self.now += self.cost[self.threads]
+            self.history.append(self.threads)
+            tuner.tick(key)
+
+
+def _tuner(machine: Machine, options=(1, 2), **kw) -> threads.Tuner:
+    return threads.Tuner(options, machine.threads, machine.set_threads, clock=machine.clock, **kw)
+
+
+def test_idle_machine_climbs_to_two_threads_at_once_and_trials_cost_little():
+    m = Machine({2: 1.0, 1: 1.7})
+    tuner = _tuner(m)
+    m.run(tuner, 2000)
+    assert tuner.current == 2 and tuner.kept == 1 and tuner.trials >= 4
+    assert m.history.index(2) <= 6  # five steps to measure, then the trial
+    lost = sum(m.cost[t] - m.cost[2] for t in m.history) / m.now
+    assert lost < 0.015  # short trials, backing off: 10, 20, 40, ... 300 s apart
+    assert tuner.summary().startswith("2 threads 9")
+
+
+def test_many_cores_climb_in_a_row_to_the_fastest_count():
+    m = Machine({1: 8.0, 2: 4.2, 4: 2.3, 8: 1.5, 16: 1.6})
+    tuner = _tuner(m, options=(1, 2, 4, 8, 16))
+    m.run(tuner, 40)
+    assert tuner.current == 8
+    m.run(tuner, 2000)
+    assert tuner.current == 8 and tuner.summary().startswith("8 threads 9")
+
+
+def test_busy_machine_stays_off_the_collapsed_setting_and_a_trial_of_it_costs_one_step():
+    m = Machine({2: 50.0, 1: 2.0})  # two spinning threads on shared cores: 25x slower
+    tuner = _tuner(m)
+    m.run(tuner, 4000)
+    assert tuner.current == 1 and tuner.trials >= 2 and tuner.kept == 0
+    for i in range(1, len(m.history) - 1):  # each trial of two threads ends after one step
+        if m.history[i] == 2:
+            assert m.history[i - 1] == 1 and m.history[i + 1] == 1
+    lost = sum(m.cost[t] - m.cost[1] for t in m.history) / m.now
+    assert lost < 0.05  # failed trials are spaced out by their cost
+
+
+def test_the_tuner_follows_the_load_when_it_changes():
+    m = Machine({2: 1.0, 1: 1.7})
+    tuner = _tuner(m)
+    m.run(tuner, 200)
+    assert tuner.current == 2
+    m.cost = {2: 40.0, 1: 2.5}  # another job starts
+    start = len(m.history)
+    m.run(tuner, 100)
+    assert tuner.current == 1
+    assert m.history[start:].index(1) <= 6  # at once, not at the next scheduled trial
+    m.cost = {2: 1.0, 1: 1.7}  # the job ends
+    m.run(tuner, 3000)
+    assert tuner.current == 2
+    back = m.history.index(2, start + 100)
+    # back within the wait that keeps failed trials at <= 2% of the time (50 x one 40-s step)
+    assert sum(m.cost[t] for t in m.history[start + 100 : back]) < 50 * 40.0 + 10
+
+
+def test_a_noisy_busy_machine_does_not_trigger_costly_trials_one_after_another():
+    import random
+
+    rng = random.Random(0)
+    m = Machine({2: 60.0, 1: 1.0})
+
+    tuner = _tuner(m)
+    for _ in range(5000):  # step times at one thread vary 0.5x-2x from step to step
+        m.cost = {2: 60.0, 1: rng.choice([0.5, 1.0, 2.0])}
+        m.run(tuner, 1)
+    collapsed = m.history.count(2) * 60.0
+    assert collapsed / m.now < 0.03  # each one-step trial (60 s) waits 3000 s for the next
+
+
+def test_a_small_difference_is_not_worth_a_switch():
+    m = Machine({2: 1.0, 1: 1.02})  # within the 5% margin
+    tuner = _tuner(m)
+    m.run(tuner, 500)
+    assert tuner.current == 1 and tuner.kept == 0
+
+
+def test_a_new_kind_of_step_ends_a_trial_without_a_verdict():
+    m = Machine({2: 1.0, 1: 0.5}, threads=2)
+    tuner = _tuner(m)
+    m.run(tuner, 6)  # five measured steps: the trial of one thread starts
+    assert tuner.trial == 1 and m.threads == 1
+    m.run(tuner, 1, key="sampler")  # e.g. a sample grid's pixels between training steps
+    assert tuner.trial is None and m.threads == 2 and tuner.current == 2
+    m.run(tuner, 20, key="sampler")
+    assert tuner.current == 1  # measured afresh on the new kind of step, and kept
+
+
+def test_bars_and_untracked_samplers_tick_the_tuner(monkeypatch):
+    keys = []
+
+    class Recorder:
+        def tick(self, key=None):
+            keys.append(key)
+
+    monkeypatch.setattr(threads, "_TUNER", Recorder())
+    b = progress.bar(3, "work", disable=True)
+    b.update(1)
+    b.update(1)
+    progress.advance()
+    assert keys == [id(b), id(b), "sampler"]
+    with progress.tracking():  # a tracked sampler ticks once, through its bar
+        progress.start(5, "pixel")
+        progress.advance()
+    assert len(keys) == 4 and keys[-1] != "sampler"
+
+
+def test_apply_fixed_auto_and_compiled(monkeypatch):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        assert "fixed" in threads.apply(1) and threads.tuner() is None
+        monkeypatch.setenv("GENZOO_THREADS", "auto")
+        policy = threads.apply()
+        if len(threads.choices(len(os.sched_getaffinity(0)))) > 1:
+            assert "auto" in policy and threads.tuner() is not None
+            threads.apply(tune=False)  # --train.compile: compiled kernels fix the count
+            assert threads.tuner() is None
+        monkeypatch.setenv("GENZOO_THREADS", "3")
+        threads.apply()
+        assert threads.tuner() is None and torch.get_num_threads() == 3
+        for bad in ("many", "-2"):
+            monkeypatch.setenv("GENZOO_THREADS", bad)
+            with pytest.raises(UserInputError, match="GENZOO_THREADS"):
+                threads.apply()
+    finally:
+        threads._TUNER = None
+        torch.set_num_threads(before)
+
+
+def test_choices():
+    assert threads.choices(1) == [1]
+    assert threads.choices(2) == [1, 2]
+    assert threads.choices(6) == [1, 2, 4, 6]
+    assert threads.choices(8) == [1, 2, 4, 8]
