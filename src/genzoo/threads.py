@@ -302,7 +302,7 @@ def tune_malloc() -> bool:
     defaults return memory above its trim threshold to the system and serve large blocks
     with fresh mmaps, so each step pays page faults again. Raising the mmap threshold to
     its maximum (32 MiB) and the trim threshold to 1 GiB keeps that memory (measured in
-    benchmarks/RESULTS.md, "glibc malloc thresholds"). Skipped if the user set any of
+    benchmarks/RESULTS.md, "CPU training step"). Skipped if the user set any of
     glibc's ``MALLOC_*_`` variables, and where the C library is not glibc.
     """
     import ctypes

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from genzoo.config import TrainConfig
 from genzoo.errors import NoDensityError
-from genzoo.models.base import GenerativeModel, StepContext
+from genzoo.models.base import GenerativeModel, StepContext, adamw
 
 NO_DENSITY = (
     "defines no density: it has no likelihood p(x) to evaluate, only a sampler (Goodfellow "
@@ -66,9 +66,7 @@ class AdversarialModel(GenerativeModel):
         betas = (float(cfg.betas[0]), float(cfg.betas[1]))
 
         def adam(params: Any, lr: float | None) -> torch.optim.Optimizer:
-            return torch.optim.AdamW(
-                params, lr=lr or train.lr, betas=betas, weight_decay=train.weight_decay
-            )
+            return adamw(params, lr=lr or train.lr, betas=betas, weight_decay=train.weight_decay)
 
         return {
             "discriminator": adam(self.discriminator.parameters(), cfg.lr_d),
