@@ -1,0 +1,610 @@
+"""genzoo's training step beside three peers' at the same architecture, in one process.
+
+Pairs (each checked by parameter count and by FLOPs of one training step, both printed):
+
+- ``pixelcnn``: pytorch-generative's ``PixelCNN`` (EugenHotaj/pytorch-generative; its
+  ``reproduce()`` sizes: 15 residual blocks of 16 channels, head 32; 53,569 parameters)
+  against genzoo's ``pixelcnn`` (h=16, 15 blocks, 32 output maps) on binary 28x28 images,
+  batch 64, Bernoulli loss, Adam lr 1e-3.
+- ``vae``: pythae's ``VAE`` (clementchadebec/benchmark_VAE; its reparameterisation and BCE
+  loss, with MLP encoder/decoder built on its ``BaseEncoder`` / ``BaseDecoder``:
+  784-200-200-(50+50), 50-200-200-784, tanh; 425,284 parameters) against genzoo's ``vae``
+  (latent 50, hidden 200, 2 layers) on binary 28x28 images, batch 100, Adam lr 1e-3.
+- ``dcgan``: pytorch/examples ``dcgan/main.py``'s ``Generator`` and ``Discriminator``
+  (nz 100, ngf = ndf = 64, 3x64x64; 6,342,272 parameters) and the update of its training
+  loop (D on real, D on G(z).detach(), G through D; BCE; Adam 2e-4, betas (0.5, 0.999))
+  against genzoo's ``gan`` (width 64, latent 100, non-saturating loss), batch 64.
+
+For each pair, at one thread and at genzoo's default policy (PyTorch's default thread
+count, OMP_WAIT_POLICY=PASSIVE unless set: ``genzoo.threads``), with and without
+compilation (genzoo: ``torch.compile`` of the methods the loop compiles with
+``--train.compile``; peer: ``torch.compile`` of its modules), one process runs rounds of
+A (genzoo's bare step) B (the peer's step) C (genzoo's full training loop, ``fit`` on an
+in-memory dataset, the function ``genzoo train`` calls) for ``--seconds`` each after a
+warm-up. Printed: median images/s, genzoo/peer per round and its median, and loop/bare.
+
+Differences that remain are printed with the table (e.g. genzoo's GAN draws a fresh G(z)
+for its G step where the example reuses the D step's batch, so its step has more FLOPs).
+No gradient clipping in the bare steps (the peers clip nothing); the loop row runs
+``--train.grad-clip 0`` too, so it differs from the bare step only by the loop.
+
+The peers' source is read from ``--peers DIR`` at run time, never part of genzoo; lay
+DIR out as benchmarks/fetch_peers.md says (pythae needs pydantic: DIR/_deps).
+
+    python benchmarks/peers.py --peers /work/peers                       # print only
+    python benchmarks/peers.py --peers /work/peers --record              # + RESULTS.md
+    python benchmarks/peers.py --peers DIR --models vae --threads 1 --no-compile \\
+        --seconds 1 --rounds 1                                           # smoke test
+
+Runtime with the defaults (3 models x 2 thread settings x compile off/on, 3 rounds of
+3 x 5 s): about 20 minutes on 2 cores, compilation included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+SRC = str(HERE.parent / "src")
+MODELS = ("pixelcnn", "vae", "dcgan")
+THREADS = ("1", "default")
+WARMUP = 3
+LOOP_WARMUP = 5
+
+LAYOUT = {
+    "pixelcnn": "pytorch-generative/pytorch_generative/models/autoregressive/pixel_cnn.py",
+    "vae": "benchmark_VAE/src/pythae/models/vae/vae_model.py",
+    "dcgan": "examples/dcgan/main.py",
+}
+
+
+class PeerMissing(SystemExit):
+    """A one-line error naming what the peers folder lacks."""
+
+
+def _package(name: str, path: Path) -> None:
+    """Register ``name`` as a package at ``path`` without running its ``__init__`` (which
+    imports the peer's datasets, trainers, torchvision...): only the modules the model
+    needs are then imported, from their files."""
+    if name not in sys.modules:
+        module = types.ModuleType(name)
+        module.__path__ = [str(path)]
+        sys.modules[name] = module
+
+
+def _require(peers: Path, model: str) -> Path:
+    path = peers / LAYOUT[model]
+    if not path.is_file():
+        raise PeerMissing(
+            f"--peers {peers}: {LAYOUT[model]} is missing (see benchmarks/fetch_peers.md)"
+        )
+    return path
+
+
+# -- the pairs ---------------------------------------------------------------------------
+
+
+@dataclass
+class Pair:
+    """One comparison: genzoo's model and step, the peer's step, and what to check."""
+
+    name: str
+    batch: int
+    genzoo: Any  # the genzoo model of the bare step
+    genzoo_step: Callable[[int], object]
+    peer_modules: list[Any]  # the peer's nn.Modules (parameters counted over them)
+    peer_step: Callable[[int], object]
+    make_genzoo: Callable[[], Any]  # a fresh genzoo model (for the loop)
+    dataset: Any  # in-memory genzoo dataset for the loop
+    lr: float
+    compile_peer: Callable[[], None]
+    expected_extra: int = 0  # genzoo parameters the peer's architecture has no slot for
+    notes: list[str] = field(default_factory=list)
+
+
+def _binary_pool(n: int, seed: int = 0) -> Any:
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 2, (n, 1, 28, 28), generator=g, dtype=torch.uint8)
+
+
+def _genzoo_side(name: str, shape: tuple[int, ...], kind: str, lr: float, **cfg: Any):
+    import torch
+
+    import genzoo
+    from genzoo.config import TrainConfig
+
+    def make() -> Any:
+        torch.manual_seed(0)
+        return genzoo.create_model(name, image_shape=shape, kind=kind, **cfg).train()
+
+    model = make()
+    from _steps import bare_stepper
+
+    step = bare_stepper(model, TrainConfig(lr=lr, grad_clip=0.0))
+    return make, model, step
+
+
+def pixelcnn_pair(peers: Path) -> Pair:
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    from genzoo.data.datasets import ImageDataset
+
+    _require(peers, "pixelcnn")
+    root = peers / "pytorch-generative" / "pytorch_generative"
+    _package("pytorch_generative", root)
+    _package("pytorch_generative.models", root / "models")
+    pg = importlib.import_module("pytorch_generative.models.autoregressive.pixel_cnn")
+    pg_nn = importlib.import_module("pytorch_generative.nn")
+    batch, lr = 64, 1e-3
+    torch.manual_seed(0)
+    peer = pg.PixelCNN(in_channels=1, out_channels=1, n_residual=15, residual_channels=16,
+                       head_channels=32).train()  # fmt: skip
+    pool = _binary_pool(16 * batch)
+    batches = list(pool.split(batch))
+    peer(batches[0].float())  # its __call__ registers shape buffers on the first call
+    opt = torch.optim.Adam(peer.parameters(), lr=lr)
+    net: dict[str, Any] = {"f": peer}
+
+    causal = [m for m in peer.modules() if isinstance(m, pg_nn.CausalConv2d)]
+
+    def peer_step(i: int) -> None:
+        x = batches[i % len(batches)].float()  # (B, 1, 28, 28) in {0, 1}
+        if net["f"] is not peer:  # compiled: the masking moved out of forward (see below)
+            with torch.no_grad():
+                for m in causal:
+                    m.weight.data *= m.mask
+        logits = net["f"](x)
+        # its reproduce()'s loss_fn: Bernoulli NLL summed over pixels, mean over the batch
+        loss = (
+            F.binary_cross_entropy_with_logits(
+                logits.view(batch, -1), x.view(batch, -1), reduction="none"
+            )
+            .sum(dim=1)
+            .mean()
+        )
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    def compile_peer() -> None:
+        # CausalConv2d.forward masks by `self.weight.data *= self.mask`, which inductor
+        # refuses ("a set_ on a graph input"); the same masking runs before each compiled
+        # forward instead (peer_step), and the convolutions run as plain Conv2d.
+        for m in causal:
+            m.forward = types.MethodType(nn.Conv2d.forward, m)
+        net["f"] = torch.compile(peer)
+
+    make, model, step = _genzoo_side(
+        "pixelcnn", (1, 28, 28), "binary", lr, hidden_channels=16, num_blocks=15,
+        output_channels=32,
+    )  # fmt: skip
+    return Pair(
+        "pixelcnn", batch, model, lambda i: step(batches[i % len(batches)], None, i), [peer],
+        peer_step, make, ImageDataset(pool, kind="binary", binarize="fixed"), lr, compile_peer,
+        notes=[
+            "pixelcnn: pytorch-generative masks by `weight.data *= mask` before each conv "
+            "(no autograd), genzoo by a masked weight inside the graph; its PixelCNN.forward "
+            "adds the block input twice (`x = x + layer(x)` around a block that already "
+            "returns `x + net(x)`): one more addition, same parameters and FLOPs; genzoo's "
+            "loss is the mean over dimensions (nats/dim), the peer's the sum over pixels; "
+            "compiled, the peer's in-place masking (which inductor refuses) runs before the "
+            "compiled forward, the same operation outside the graph",
+        ],
+    )  # fmt: skip
+
+
+def vae_pair(peers: Path) -> Pair:
+    import itertools
+
+    import torch
+    from torch import nn
+
+    from genzoo.data.datasets import ImageDataset
+
+    _require(peers, "vae")
+    deps = peers / "_deps"
+    if deps.is_dir() and str(deps) not in sys.path:
+        sys.path.append(str(deps))  # after the venv: its own packages win
+    try:
+        importlib.import_module("pydantic")
+    except ImportError:
+        raise PeerMissing(
+            f"pythae needs pydantic>=2: pip install --target {deps} pydantic "
+            "(see benchmarks/fetch_peers.md)"
+        ) from None
+    root = peers / "benchmark_VAE" / "src" / "pythae"
+    _package("pythae", root)
+    _package("pythae.models", root / "models")
+    vae_model = importlib.import_module("pythae.models.vae.vae_model")
+    vae_config = importlib.import_module("pythae.models.vae.vae_config")
+    base_utils = importlib.import_module("pythae.models.base.base_utils")
+    pnn = importlib.import_module("pythae.models.nn")
+    latent, hidden, batch, lr = 50, 200, 100, 1e-3
+
+    def mlp(sizes: list[int], last: nn.Module) -> nn.Sequential:
+        mods: list[nn.Module] = []
+        for a, b in itertools.pairwise(sizes):
+            mods += [nn.Linear(a, b), nn.Tanh()]
+        mods[-1] = last
+        return nn.Sequential(*mods)
+
+    class Encoder(pnn.BaseEncoder):  # type: ignore[misc, name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = mlp([784, hidden, hidden], nn.Tanh())
+            self.mu, self.logvar = nn.Linear(hidden, latent), nn.Linear(hidden, latent)
+
+        def forward(self, x: torch.Tensor) -> Any:
+            h = self.body(x.flatten(1))
+            return base_utils.ModelOutput(embedding=self.mu(h), log_covariance=self.logvar(h))
+
+    class Decoder(pnn.BaseDecoder):  # type: ignore[misc, name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = mlp([latent, hidden, hidden, 784], nn.Sigmoid())
+
+        def forward(self, z: torch.Tensor) -> Any:
+            return base_utils.ModelOutput(reconstruction=self.net(z).view(-1, 1, 28, 28))
+
+    torch.manual_seed(0)
+    cfg = vae_config.VAEConfig(input_dim=(1, 28, 28), latent_dim=latent, reconstruction_loss="bce")
+    peer = vae_model.VAE(cfg, encoder=Encoder(), decoder=Decoder()).train()
+    pool = _binary_pool(16 * batch)
+    batches = list(pool.split(batch))
+    opt = torch.optim.Adam(peer.parameters(), lr=lr)
+    net: dict[str, Any] = {"f": peer}
+
+    def peer_step(i: int) -> None:
+        x = batches[i % len(batches)].float()
+        loss = net["f"]({"data": x}).loss  # pythae's training step: model(inputs).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    def compile_peer() -> None:
+        # torch.compile(peer) fails under dynamo on pythae's ModelOutput (an OrderedDict
+        # whose items are also attributes: "'ModelOutput' object has no attribute
+        # 'embedding'"); compile the networks inside it, pythae's glue stays eager.
+        try:
+            compiled = torch.compile(peer)
+            compiled({"data": batches[0].float()})
+            net["f"] = compiled
+        except Exception as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            print(f"vae: torch.compile(pythae VAE) failed ({first}); compiling its "
+                  "encoder and decoder networks only", file=sys.stderr)  # fmt: skip
+            torch._dynamo.reset()
+            for owner, names in ((peer.encoder, ("body", "mu", "logvar")),
+                                 (peer.decoder, ("net",))):  # fmt: skip
+                for name in names:
+                    setattr(owner, name, torch.compile(getattr(owner, name)))
+            net["f"] = peer
+            notes.append(
+                "vae, compiled: torch.compile of pythae's whole VAE fails (its ModelOutput "
+                "under dynamo), so only its encoder and decoder networks are compiled; its "
+                "reparameterisation and loss run eagerly"
+            )
+
+    notes = [
+        "vae: pythae's decoder ends in a sigmoid and its loss is binary_cross_entropy on "
+        "probabilities; genzoo's Bernoulli decoder takes logits (BCE with logits); "
+        "pythae's encoder has two 200x50 heads, genzoo one 200x100 head (same parameters "
+        "and FLOPs); genzoo's loss is per dimension, pythae's per image",
+    ]
+    make, model, step = _genzoo_side(
+        "vae", (1, 28, 28), "binary", lr, latent_dim=latent, hidden=hidden, hidden_layers=2
+    )
+    return Pair(
+        "vae", batch, model, lambda i: step(batches[i % len(batches)], None, i), [peer],
+        peer_step, make, ImageDataset(pool, kind="binary", binarize="fixed"), lr, compile_peer,
+        notes=notes,
+    )  # fmt: skip
+
+
+def _dcgan_namespace(path: Path) -> dict[str, Any]:
+    """weights_init, Generator and Discriminator from dcgan/main.py, executed alone (the
+    script parses arguments and loads a dataset at import), with nz=100, ngf=ndf=64, nc=3."""
+    import torch
+    from torch import nn
+
+    tree = ast.parse(path.read_text(), filename=str(path))
+    wanted = {"weights_init", "Generator", "Discriminator"}
+    nodes = [
+        n for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef) and n.name in wanted
+    ]
+    if {n.name for n in nodes} != wanted:
+        raise PeerMissing(f"{path} no longer defines {', '.join(sorted(wanted))}")
+    ns: dict[str, Any] = {"torch": torch, "nn": nn, "nz": 100, "ngf": 64, "ndf": 64, "nc": 3}
+    exec(compile(ast.Module(body=nodes, type_ignores=[]), str(path), "exec"), ns)
+    return ns
+
+
+def dcgan_pair(peers: Path) -> Pair:
+    import torch
+    from torch import nn
+
+    from genzoo.data.datasets import ImageDataset
+
+    ns = _dcgan_namespace(_require(peers, "dcgan"))
+    batch, lr, nz = 64, 2e-4, 100
+    torch.manual_seed(0)
+    net_g, net_d = ns["Generator"](1), ns["Discriminator"](1)
+    net_g.apply(ns["weights_init"])
+    net_d.apply(ns["weights_init"])
+    g = torch.Generator().manual_seed(0)
+    pool = torch.randint(0, 256, (8 * batch, 3, 64, 64), generator=g, dtype=torch.uint8)
+    batches = list(pool.split(batch))
+    criterion = nn.BCELoss()
+    opt_d = torch.optim.Adam(net_d.parameters(), lr=lr, betas=(0.5, 0.999))
+    opt_g = torch.optim.Adam(net_g.parameters(), lr=lr, betas=(0.5, 0.999))
+    net: dict[str, Any] = {"g": net_g, "d": net_d}
+
+    def peer_step(i: int) -> None:  # main.py's loop body, less its prints and .item()s
+        real = batches[i % len(batches)].float() / 127.5 - 1  # its Normalize((0.5,), (0.5,))
+        D, G = net["d"], net["g"]
+        net_d.zero_grad()
+        label = torch.full((batch,), 1.0)
+        err_real = criterion(D(real), label)
+        err_real.backward()
+        noise = torch.randn(batch, nz, 1, 1)
+        fake = G(noise)
+        label.fill_(0.0)
+        err_fake = criterion(D(fake.detach()), label)
+        err_fake.backward()
+        opt_d.step()
+        net_g.zero_grad()
+        label.fill_(1.0)
+        err_g = criterion(D(fake), label)
+        err_g.backward()
+        opt_g.step()
+
+    def compile_peer() -> None:
+        net["g"], net["d"] = torch.compile(net_g), torch.compile(net_d)
+
+    make, model, step = _genzoo_side(
+        "gan", (3, 64, 64), "8bit", lr, width=64, latent_dim=100, loss="non-saturating",
+        lr_g=lr, lr_d=lr,
+    )  # fmt: skip
+    return Pair(
+        "dcgan", batch, model, lambda i: step(batches[i % len(batches)], None, i),
+        [net_g, net_d], peer_step, make, ImageDataset(pool), lr, compile_peer,
+        expected_extra=64 + 3 + 1,
+        notes=[
+            "dcgan: genzoo's nets have 68 more parameters, biases the example's nets lack "
+            "(D's first convolution 64, G's last transposed convolution 3, D's final linear "
+            "layer 1 where the example has a bias-free 4x4 convolution: the same product); "
+            "genzoo's G step draws fresh samples G(z') while the example reuses the D step's "
+            "G(z) (one more G forward), and freezes D during it while the example also "
+            "computes D's weight gradients there (which it then discards): the FLOPs above "
+            "net the two; genzoo's D ends in logits "
+            "with BCE-with-logits, the example's in a sigmoid with BCELoss; genzoo's G(z) "
+            "for the D step runs under no_grad, the example's with a graph it detaches",
+        ],
+    )  # fmt: skip
+
+
+PAIRS = {"pixelcnn": pixelcnn_pair, "vae": vae_pair, "dcgan": dcgan_pair}
+
+
+# -- one worker: one pair at one thread setting and compile setting -----------------------
+
+
+def _count(modules: list[Any]) -> int:
+    return sum(p.numel() for m in modules for p in m.parameters())
+
+
+def _flops(step: Callable[[int], object]) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        step(0)
+    return int(counter.get_total_flops())
+
+
+def worker(model: str, peers: Path, threads: str, compiled: bool, seconds: float, rounds: int):
+    import torch
+
+    from genzoo.config import TrainConfig
+
+    if threads != "default":
+        torch.set_num_threads(int(threads))
+    pair = PAIRS[model](peers)
+    ours, theirs = _count([pair.genzoo]), _count(pair.peer_modules)
+    print(f"{model}: parameters genzoo {ours:,}, peer {theirs:,}", file=sys.stderr)
+    if ours - theirs != pair.expected_extra:
+        raise SystemExit(
+            f"{model}: genzoo has {ours:,} parameters, the peer {theirs:,}: not the same "
+            f"architecture (expected a difference of {pair.expected_extra})"
+        )
+    # FLOPs of one step, eager (after a step each, so lazy state exists)
+    pair.genzoo_step(0)
+    pair.peer_step(0)
+    flops_g, flops_p = _flops(pair.genzoo_step), _flops(pair.peer_step)
+    print(f"{model}: FLOPs per step genzoo {flops_g:,}, peer {flops_p:,}", file=sys.stderr)
+    if compiled:
+        from _steps import compile_forward_methods
+
+        compile_forward_methods(pair.genzoo)
+        pair.compile_peer()
+    from _steps import for_seconds, timed_fit, uncompile_forward_methods, window_rate
+
+    loop_model = pair.make_genzoo()
+    rates: dict[str, list[float]] = {"genzoo": [], "peer": [], "loop": []}
+    for _ in range(rounds):
+        n, s = for_seconds(pair.genzoo_step, seconds, WARMUP)
+        rates["genzoo"].append(n * pair.batch / s)
+        n, s = for_seconds(pair.peer_step, seconds, WARMUP)
+        rates["peer"].append(n * pair.batch / s)
+        steps = LOOP_WARMUP + max(10, round(rates["genzoo"][-1] * seconds / pair.batch)) + 1
+        train = TrainConfig(
+            steps=steps, batch_size=pair.batch, lr=pair.lr, grad_clip=0.0, sample_every=0,
+            progress=False, accelerator="cpu", compile=compiled,
+            threads=int(threads) if threads != "default" else 0,
+        )  # fmt: skip
+        uncompile_forward_methods(loop_model)
+        stamps, _ = timed_fit(loop_model, pair.dataset, train)
+        rates["loop"].append(window_rate(stamps, LOOP_WARMUP, steps - 1, pair.batch))
+        print(
+            f"{model} threads={threads} compile={compiled}: "
+            + ", ".join(f"{k} {v[-1]:.0f}" for k, v in rates.items()),
+            file=sys.stderr,
+        )
+    return {
+        "model": model, "threads": threads, "torch_threads": torch.get_num_threads(),
+        "compile": compiled, "batch": pair.batch, "params": [ours, theirs],
+        "flops": [flops_g, flops_p], "rates": rates, "notes": pair.notes,
+    }  # fmt: skip
+
+
+# -- the driver ----------------------------------------------------------------------------
+
+
+def _env(threads: str) -> dict[str, str]:
+    """The worker's environment: genzoo's default policy (PASSIVE waits unless the user set
+    OMP_WAIT_POLICY), PyTorch's default thread count or ``threads``."""
+    sys.path.insert(0, SRC)
+    from genzoo import threads as gz_threads
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "GENZOO_THREADS")}
+    env.setdefault("OMP_WAIT_POLICY", gz_threads.WAIT_POLICY)
+    if threads != "default":
+        env["OMP_NUM_THREADS"] = threads
+    env["PYTHONPATH"] = os.pathsep.join([SRC, str(HERE), env.get("PYTHONPATH", "")])
+    return env
+
+
+def _run_worker(args: argparse.Namespace, model: str, threads: str, compiled: bool) -> dict:
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        cmd = [sys.executable, __file__, "--worker", model, "--peers", str(args.peers),
+               "--threads", threads, "--seconds", str(args.seconds), "--rounds",
+               str(args.rounds), "--worker-out", out.name]  # fmt: skip
+        cmd += ["--compile"] if compiled else []
+        proc = subprocess.run(cmd, env=_env(threads), text=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"the {model} worker failed (exit {proc.returncode})")
+        return json.loads(Path(out.name).read_text())
+
+
+def _table(results: list[dict]) -> list[str]:
+    rows = [
+        "| model | threads | compile | genzoo img/s | peer img/s | genzoo/peer per round | "
+        "median genzoo/peer | genzoo loop img/s | loop/bare |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        g, p, lp = (r["rates"][k] for k in ("genzoo", "peer", "loop"))
+        ratios = [a / b for a, b in zip(g, p, strict=True)]
+        mg, mp, ml = statistics.median(g), statistics.median(p), statistics.median(lp)
+        rows.append(
+            f"| {r['model']} | {r['threads']} ({r['torch_threads']}) | "
+            f"{'on' if r['compile'] else 'off'} | {mg:.0f} | {mp:.0f} | "
+            f"{' '.join(f'{x:.2f}' for x in ratios)} | **{statistics.median(ratios):.2f}** | "
+            f"{ml:.0f} | {ml / mg:.2f} |"
+        )
+    return rows
+
+
+def _checks(results: list[dict]) -> list[str]:
+    rows = ["| model | batch | parameters genzoo / peer | FLOPs per step genzoo / peer |",
+            "|---|---|---|---|"]  # fmt: skip
+    seen = set()
+    for r in results:
+        if r["model"] in seen:
+            continue
+        seen.add(r["model"])
+        (pg, pp), (fg, fp) = r["params"], r["flops"]
+        rows.append(
+            f"| {r['model']} | {r['batch']} | {pg:,} / {pp:,} | {fg / 1e9:.3f} G / "
+            f"{fp / 1e9:.3f} G ({fg / fp:.3f}) |"
+        )
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--peers", type=Path, required=True, help="the peers' source (fetch_peers.md)")
+    ap.add_argument("--models", default=",".join(MODELS), help="subset of " + ",".join(MODELS))
+    ap.add_argument("--threads", default=",".join(THREADS), help="'1', 'default' or both")
+    ap.add_argument("--seconds", type=float, default=5.0, help="timed seconds per measurement")
+    ap.add_argument("--rounds", type=int, default=3, help="A B C rounds per setting")
+    ap.add_argument("--no-compile", action="store_true", help="skip the compiled settings")
+    ap.add_argument("--out", type=Path, help="also write the raw figures (JSON) here")
+    ap.add_argument("--record", action="store_true", help="append the entry to RESULTS.md")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--worker-out", help=argparse.SUPPRESS)
+    ap.add_argument("--compile", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    args.peers = args.peers.resolve()
+    if args.worker:
+        result = worker(args.worker, args.peers, args.threads, args.compile, args.seconds,
+                        args.rounds)  # fmt: skip
+        Path(args.worker_out).write_text(json.dumps(result))
+        return
+    models = [m for m in args.models.split(",") if m]
+    for m in models:
+        if m not in PAIRS:
+            raise SystemExit(f"--models: unknown {m!r}; choose from {', '.join(MODELS)}")
+        _require(args.peers, m)
+    thread_settings = [t for t in args.threads.split(",") if t]
+    sys.path.insert(0, SRC)
+    sys.path.insert(0, str(HERE))
+    from _common import START_COMMIT, machine, record
+
+    started, t0 = machine(), time.monotonic()
+    results = []
+    for model in models:
+        for threads in thread_settings:
+            for compiled in [False] if args.no_compile else [False, True]:
+                results.append(_run_worker(args, model, threads, compiled))
+    minutes = (time.monotonic() - t0) / 60
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=1))
+    notes = sorted({n for r in results for n in r["notes"]})
+    cmd = "python benchmarks/peers.py " + shlex.join(
+        a if a != str(args.peers) else "PEERS" for a in sys.argv[1:]
+    )
+    record(
+        [
+            f"## genzoo beside peers at the same architecture ({time.strftime('%Y-%m-%d')}, "
+            f"commit {START_COMMIT})",
+            "",
+            f"`{cmd}` ({minutes:.0f} min); {started} (the parent's; workers set their own "
+            "threads); load average at the end "
+            + ", ".join(f"{x:.1f}" for x in os.getloadavg())
+            + f". Each setting one process: rounds of genzoo's bare step, the peer's step and "
+            f"genzoo's loop (`fit`, in-memory data, grad-clip 0, no sample grids), "
+            f"{args.seconds:g} s each after {WARMUP} warm-up steps. Threads: '1' or 'default' "
+            "(PyTorch's count, in brackets, with OMP_WAIT_POLICY=PASSIVE as genzoo sets it).",
+            "",
+            *_checks(results),
+            "",
+            *_table(results),
+            "",
+            *[f"- {n}" for n in notes],
+            "",
+        ],
+        args.record,
+    )
+
+
+if __name__ == "__main__":
+    main()
