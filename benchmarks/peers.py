@@ -15,8 +15,8 @@ Pairs (each checked by parameter count and by FLOPs of one training step, both p
   loop (D on real, D on G(z).detach(), G through D; BCE; Adam 2e-4, betas (0.5, 0.999))
   against genzoo's ``gan`` (width 64, latent 100, non-saturating loss), batch 64.
 
-For each pair, at one thread and at genzoo's default policy (PyTorch's default thread
-count, OMP_WAIT_POLICY=PASSIVE unless set: ``genzoo.threads``), with and without
+For each pair, at one thread and at PyTorch's default thread count (OpenMP's own wait
+policy, as genzoo leaves it; fixed for all three), with and without
 compilation (genzoo: ``torch.compile`` of the methods the loop compiles with
 ``--train.compile``; peer: ``torch.compile`` of its modules), one process runs rounds of
 A (genzoo's bare step) B (the peer's step) C (genzoo's full training loop, ``fit`` on an
@@ -458,7 +458,7 @@ def worker(model: str, peers: Path, threads: str, compiled: bool, seconds: float
         train = TrainConfig(
             steps=steps, batch_size=pair.batch, lr=pair.lr, grad_clip=0.0, sample_every=0,
             progress=False, accelerator="cpu", compile=compiled,
-            threads=int(threads) if threads != "default" else 0,
+            threads=torch.get_num_threads(),  # fixed: the tuner would change the rounds after
         )  # fmt: skip
         uncompile_forward_methods(loop_model)
         stamps, _ = timed_fit(loop_model, pair.dataset, train)
@@ -479,13 +479,10 @@ def worker(model: str, peers: Path, threads: str, compiled: bool, seconds: float
 
 
 def _env(threads: str) -> dict[str, str]:
-    """The worker's environment: genzoo's default policy (PASSIVE waits unless the user set
-    OMP_WAIT_POLICY), PyTorch's default thread count or ``threads``."""
-    sys.path.insert(0, SRC)
-    from genzoo import threads as gz_threads
-
+    """The worker's environment: OpenMP's own wait policy (genzoo's default; the user's
+    OMP_WAIT_POLICY if set), PyTorch's default thread count or ``threads``, fixed for the
+    bare steps and the loop alike (the tuner's choice is measured by threads.py)."""
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "GENZOO_THREADS")}
-    env.setdefault("OMP_WAIT_POLICY", gz_threads.WAIT_POLICY)
     if threads != "default":
         env["OMP_NUM_THREADS"] = threads
     env["PYTHONPATH"] = os.pathsep.join([SRC, str(HERE), env.get("PYTHONPATH", "")])
@@ -593,7 +590,7 @@ def main() -> None:
             + f". Each setting one process: rounds of genzoo's bare step, the peer's step and "
             f"genzoo's loop (`fit`, in-memory data, grad-clip 0, no sample grids), "
             f"{args.seconds:g} s each after {WARMUP} warm-up steps. Threads: '1' or 'default' "
-            "(PyTorch's count, in brackets, with OMP_WAIT_POLICY=PASSIVE as genzoo sets it).",
+            "(PyTorch's count, in brackets; OpenMP's own wait policy), fixed for all three.",
             "",
             *_checks(results),
             "",
