@@ -100,6 +100,23 @@ def test_a_noisy_busy_machine_does_not_trigger_costly_trials_one_after_another()
     assert collapsed / m.now < 0.03  # each one-step trial (60 s) waits 3000 s for the next
 
 
+def test_more_threads_are_not_tried_while_other_tasks_hold_the_cores():
+    m = Machine({2: 60.0, 1: 1.0})
+    others = [1]
+    tuner = _tuner(m, others_running=lambda: others[0], cores=2)
+    m.run(tuner, 3000)
+    assert 2 not in m.history and tuner.trials == 0  # no collapsed step paid at all
+    others[0] = 0  # the other job ended
+    m.cost = {2: 0.5, 1: 1.0}
+    m.run(tuner, 3000)
+    assert tuner.current == 2
+
+
+def test_others_running_reads_the_machine():
+    n = threads.others_running()
+    assert n is None or n >= 0
+
+
 def test_a_small_difference_is_not_worth_a_switch():
     m = Machine({2: 1.0, 1: 1.02})  # within the 5% margin
     tuner = _tuner(m)

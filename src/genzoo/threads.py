@@ -84,11 +84,12 @@ class Tuner:
     - but never sooner after a failed trial than its cost over ``overhead``, so failed
       trials cost at most that share of the time.
 
-    A trial step slower than ``abort`` times the current median ends the trial at once
-    (one collapsed step is all a trial costs on a busy machine); two steps both ``slower``
-    times slower end it too. Steps of different kinds (a training step, then the pixels
-    of a sample grid) are told apart by ``key``; a new key ends a trial without a verdict
-    and starts a fresh measurement.
+    A trial of more threads is skipped while other running tasks leave too few cores free
+    (``/proc/loadavg``); otherwise a trial step slower than ``abort`` times the current
+    median ends the trial at once (one collapsed step is all a trial costs on a busy
+    machine); two steps both ``slower`` times slower end it too. Steps of different kinds
+    (a training step, then the pixels of a sample grid) are told apart by ``key``; a new
+    key ends a trial without a verdict and starts a fresh measurement.
 
     Args:
         options: Thread counts to choose from, ascending.
@@ -105,6 +106,9 @@ class Tuner:
             a trial at once (the load of the machine changed).
         overhead: After a failed trial the next waits at least its cost over this
             fraction, so failed trials cost at most this share of the time.
+        others_running: How many other tasks are running now (None: unknown); a trial of
+            more threads than the cores left free is skipped as failed, at no cost.
+        cores: The cores of the machine (default: the largest option).
     """
 
     def __init__(
@@ -122,10 +126,14 @@ class Tuner:
         slower: float = 1.2,
         change: float = 1.3,
         overhead: float = 0.02,
+        others_running: Callable[[], int | None] = lambda: None,
+        cores: int | None = None,
     ) -> None:
         if current not in options:
             raise ValueError(f"current thread count {current} is not among {list(options)}")
         self.options = sorted(set(options))
+        self.others_running = others_running
+        self.cores = cores or self.options[-1]
         self.current = current
         self.set_threads = set_threads
         self.clock = clock
@@ -185,6 +193,15 @@ class Tuner:
         if candidate is None:
             self.next_trial = float("inf")
             return
+        others = self.others_running()
+        if candidate > self.current and others is not None and others + candidate > self.cores:
+            # the cores are taken: more threads would wait for each other (a failed trial,
+            # known without paying for it)
+            self.reference = median
+            self.wait = min(2 * self.wait, self.max_probe_after)
+            self.next_trial = self.clock() + self.wait
+            self.direction = -self.direction
+            return
         self.trial, self.trial_times, self.before = candidate, [], median
         self.trials += 1
         self.set_threads(candidate)
@@ -236,6 +253,17 @@ class Tuner:
         return f"{', '.join(parts)} of the time ({self.trials} trials, {self.kept} kept)"
 
 
+def others_running() -> int | None:
+    """Tasks running now besides this process's own thread (``/proc/loadavg``'s running
+    count minus one); None where the file does not exist."""
+    try:
+        with open("/proc/loadavg") as f:
+            running = int(f.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(0, running - 1)
+
+
 _TUNER: Tuner | None = None
 
 
@@ -280,7 +308,9 @@ def apply(threads: int | None = None, *, tune: bool = True) -> str:
     # 1 -> 2 -> 4 ... within the first seconds.
     start = options[0]
     torch.set_num_threads(start)
-    _TUNER = Tuner(options, start, torch.set_num_threads)
+    _TUNER = Tuner(
+        options, start, torch.set_num_threads, others_running=others_running, cores=cores
+    )
     return (
         f"threads auto ({options[0]}-{options[-1]}, timed while it runs; starts at {start}), "
         f"OMP_WAIT_POLICY {wait}"
