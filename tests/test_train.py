@@ -247,14 +247,15 @@ def test_the_compiled_step_has_no_graph_breaks(name):
     shutil.which("g++") is None and shutil.which("c++") is None,
     reason="torch.compile on CPU needs a C++ compiler (scripts/setup.sh installs g++ as root)",
 )
-def test_train_compile_runs_and_matches_eager_closely(tmp_path):
+def test_train_compile_runs_and_matches_eager_closely(tmp_path, capsys):
     eager = fit(make_model(), NoisyBinary(), tmp_path / "eager", cfg(steps=2, ema_decay=0.0))
     compiled = fit(
         make_model(),
         NoisyBinary(),
         tmp_path / "compiled",
-        cfg(steps=2, ema_decay=0.0, compile=True),
+        cfg(steps=2, ema_decay=0.0, compile=True, progress=True),
     )
+    assert "compiling the first step" in capsys.readouterr().err  # the bar says why it waits
     for (k, a), b in zip(eager.state_dict().items(), compiled.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4, msg=k)
 

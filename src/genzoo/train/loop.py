@@ -399,6 +399,8 @@ class _Trainer:
             _set_rng_state(self.rng)
         if start >= train.steps and fabric.is_global_zero:
             self.checkpoint(start)  # nothing to train: the export is made from the checkpoint
+        if train.compile:  # torch.compile works during the first step: tens of seconds
+            bar.set_description("training (compiling the first step)", refresh=True)
         try:
             while self.step < train.steps:
                 images, labels = next(batches)
@@ -411,6 +413,8 @@ class _Trainer:
                 if self.ema is not None:
                     self.ema.update_parameters(raw)
                 self.step += 1
+                if train.compile and self.step == start + 1:
+                    bar.set_description("training", refresh=False)
                 bar.update(1)
                 step = self.step
                 if step % train.log_every == 0 or step == train.steps:
