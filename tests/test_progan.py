@@ -201,6 +201,25 @@ def test_growing_changes_the_active_parameters_and_the_optimizers_keep_working()
     assert not torch.equal(ema, raw) and not ema.requires_grad  # a lagging, frozen average
 
 
+def test_adams_moments_start_afresh_at_the_first_step_of_each_new_level_only():
+    """As the official code (reset_opt_for_new_lod): steps 0-1 stable at 4x4, step 2 is
+    the first of the fade to 8x8 (reset), steps 3-4 fade on, 5-6 stable (no reset)."""
+    model = make(8)
+    opts = model.configure_optimizers(TrainConfig(lr=1e-2, progress=False))
+    images = real_batch()
+    p = next(model.discriminator.head.parameters())  # trained at every level
+
+    def adam_steps() -> int:
+        return int(opts["discriminator"].state[p]["step"])
+
+    _steps(model, opts, images, 0, 2)
+    assert adam_steps() == 2
+    _steps(model, opts, images, 2, 3)
+    assert adam_steps() == 1  # forgotten at the new level, then one step
+    _steps(model, opts, images, 3, 7)
+    assert adam_steps() == 5 and model.stage().phase == "stable"
+
+
 def test_the_models_own_ema_of_g_follows_each_g_step_and_is_what_sample_uses():
     model = make(8, g_ema_decay=0.75)
     opts = model.configure_optimizers(TrainConfig(lr=1e-2, progress=False))

@@ -52,10 +52,12 @@ Distributed training: inactive levels' parameters get no gradient, so DDP needs
 ``--train.strategy ddp_find_unused_parameters_true``; ``images_shown`` advances by the
 per-device batch times the world size, so every rank follows the same schedule.
 
+Adam's moments are reset when a new level starts to fade in, as the official code does
+(``reset_opt_for_new_lod``): the first step of each fade starts both optimizers afresh.
+The decision is a function of ``images_shown``, so a resumed run resets at the same step.
+
 Deviations from the paper:
     - All levels are held in memory from the start (see above).
-    - The official code resets Adam's moments when a new level starts; here the moments
-      of already-active layers carry over (new layers start with fresh moments).
     - D, G and real images run at the current level's resolution (as the paper's text
       describes), not at full resolution with up-scaling (as the official TF code does).
     - Unconditional only; the labels the loop passes are ignored.
@@ -407,14 +409,22 @@ class ProGAN(AdversarialModel):
         shown advance by the global batch. Returns D's logs, ``g_loss`` on G steps, and
         the stage as ``level``, ``alpha`` and ``images_shown``."""
         st = self.stage()
-        d = self.alternate(images, None, ctx)
         world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+        if st.phase == "fade" and st.images_in_phase < images.shape[0] * world:
+            self.reset_optimizers(ctx)  # a new level begins: fresh Adam moments
+        d = self.alternate(images, None, ctx)
         with torch.no_grad():
             self.images_shown += images.shape[0] * world
         d["level"] = torch.tensor(float(st.level))
         d["alpha"] = torch.tensor(st.alpha)
         d["images_shown"] = torch.tensor(float(self.images_shown))
         return d
+
+    @staticmethod
+    def reset_optimizers(ctx: StepContext) -> None:
+        """Forget every optimizer's state (Adam's moments and step counts)."""
+        for opt in ctx.optimizers.values():
+            getattr(opt, "optimizer", opt).state.clear()  # Fabric wraps the optimizer
 
     def after_generator_step(self) -> None:
         """The EMA of G follows each G step (Karras et al. 2018, appendix A.1)."""
