@@ -171,6 +171,9 @@ def test_recipe_file_and_dotted_overrides(tmp_path, capsys):
     assert 'data = "digits"' in out and "hidden_channels = 12" in out and "lr = 0.5" in out
     assert main(["train", "pixelcnn", "--model.conditional", "true", "--print-config"]) == 0
     assert "conditional = true" in capsys.readouterr().out
+    recipe.write_text('note = "a short run"\n')
+    assert main(["train", "pixelcnn", "--config", str(recipe), "--print-config"]) == 0
+    assert 'note = "a short run"' in capsys.readouterr().out
     recipe.write_text("epochs = 3\n")
     assert main(["train", "pixelcnn", "--config", str(recipe)]) == 2
     assert "unknown setting(s) epochs" in capsys.readouterr().err

@@ -24,10 +24,11 @@ LOOP = [
     "--train.checkpoint-every", "6", "--train.no-progress", "--train.accelerator", "cpu",
 ]  # fmt: skip
 MODELS = {
-    "pcnn": ["pixelcnn", "--model.hidden-channels", "6", "--model.num-blocks", "1"],
+    "pcnn": ["pixelcnn", "--model.hidden-channels", "6", "--model.num-blocks", "1",
+             "--note", "six steps: too short to draw digits"],
     "vae": ["vae", "--model.latent-dim", "2", "--model.hidden", "16"],
     "gan": ["gan", "--model.latent-dim", "4", "--model.width", "4"],
-}
+}  # fmt: skip
 QUICK = ["--n", "40", "--features", "pixel", "--iwae-k", "4"]
 
 
@@ -181,6 +182,17 @@ def test_report_is_one_self_contained_page_with_every_view(report):
     for t in titles:
         assert {"samples", "nearest training images", "training curves"} <= set(t)
     assert "no density" in page and "&lt;= " in page  # the table, escaped
+
+
+def test_a_runs_note_is_printed_beside_its_samples_only(report, runs):
+    note = "six steps: too short to draw digits"
+    assert json.loads((runs["pcnn"] / "run.json").read_text())["note"] == note
+    assert "note" not in json.loads((runs["vae"] / "run.json").read_text())
+    sections = re.split(r"<h2 id=\"run-", report.read_text())[1:]
+    samples = r"<figcaption><b>samples</b>: ([^<]*)</figcaption>"
+    captions = [re.findall(samples, s) for s in sections]
+    assert len(captions[0]) == 1 and html.escape(note) in captions[0][0]
+    assert all("Note from the run" not in c[0] for c in captions[1:])
 
 
 def test_report_refuses_to_overwrite_and_wrong_suffix(report, runs, capsys):

@@ -61,6 +61,9 @@ class TrainCommand(Generic[M]):
     image_size: int | None = None
     """Resize the images to this square size (any image dataset, e.g. 32 for Fashion-MNIST
     under a progressive GAN; image-folder datasets default to 64)."""
+    note: str | None = None
+    """A sentence about the run, stored in its run.json; 'genzoo report' prints it beside
+    the run's samples (e.g. what the recipe's budget does not reach)."""
     print_config: bool = False
     """Print the resolved settings as a recipe (TOML) and exit."""
 
@@ -493,7 +496,7 @@ def run_train(model_name: str, argv: Sequence[str]) -> int:
     }
     train_run(
         model_name, args.model, args.train, data_info, run,
-        resume=args.resume, force=args.force, given=_given_options(argv),
+        resume=args.resume, force=args.force, given=_given_options(argv), note=args.note,
     )  # fmt: skip
     if is_main_process():
         print(
@@ -503,7 +506,7 @@ def run_train(model_name: str, argv: Sequence[str]) -> int:
     return 0
 
 
-RECIPE_KEYS = ("data", "out", "data_root", "image_size")
+RECIPE_KEYS = ("data", "out", "data_root", "image_size", "note")
 
 
 def _given_options(argv: Sequence[str]) -> set[str]:

@@ -141,6 +141,14 @@ class Run:
         return self._meta
 
     @property
+    def note(self) -> str | None:
+        """The run's note (``run.json``'s ``"note"``, from its recipe), or None."""
+        if not self.is_run:
+            return None
+        note = self.meta.get("note")
+        return str(note) if note else None
+
+    @property
     def data_info(self) -> dict[str, Any]:
         """How the run's data was specified (``{"spec", "root", "image_size", "seed"}``)."""
         return self.meta.get("data", {}) if self.is_run else {}
@@ -432,9 +440,14 @@ class Run:
             )
 
     def write_meta(
-        self, model: GenerativeModel, train: TrainConfig, data_info: dict[str, Any]
+        self,
+        model: GenerativeModel,
+        train: TrainConfig,
+        data_info: dict[str, Any],
+        note: str | None = None,
     ) -> None:
-        """Write ``run.json`` for a new run."""
+        """Write ``run.json`` for a new run; ``note`` (a sentence from its recipe, e.g.
+        what its budget does not reach) is stored under ``"note"`` when given."""
         self.path.mkdir(parents=True, exist_ok=True)
         meta = {
             "format": FORMAT_VERSION,
@@ -446,6 +459,8 @@ class Run:
             "train": to_dict(train),
             "created": datetime.datetime.now().isoformat(timespec="seconds"),
         }
+        if note:
+            meta["note"] = note
         write_json(self.path / RUN_FILE, meta)
         self._meta = meta
 

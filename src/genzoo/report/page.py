@@ -178,7 +178,10 @@ def _sample_figures(run: Run, model: Any, seed: int, has_data: bool) -> list[Fig
 
     samples = draw_samples(model, SAMPLES_SHOWN, batch_size=SAMPLES_SHOWN, seed=seed)
     how = "class labels 0, 1, ... in turn" if model.conditional else "unconditional"
-    figures = [Figure("samples", grid_png(samples, 8), f"{len(samples)} samples ({how})")]
+    caption = f"{len(samples)} samples ({how})"
+    if run.note:  # the recipe's own word on its samples, e.g. what its budget does not reach
+        caption += f". Note from the run's recipe: {run.note}"
+    figures = [Figure("samples", grid_png(samples, 8), caption)]
     if has_data:
         train_ds = run.dataset("train")
         train = real_images(train_ds, len(train_ds), seed)

@@ -122,6 +122,7 @@ def fit(
     data_info: dict[str, Any] | None = None,
     resume: bool = False,
     force: bool = False,
+    note: str | None = None,
 ) -> GenerativeModel:
     """Train ``model`` on ``dataset``, writing a run directory at ``out``.
 
@@ -134,6 +135,8 @@ def fit(
             command line), e.g. ``{"spec": "fashion-mnist"}``.
         resume: continue the run in ``out`` from its checkpoint.
         force: move an existing run in ``out`` aside and start over.
+        note: a sentence stored in a new run's run.json (``genzoo report`` prints it beside
+            the run's samples); a resumed run keeps its own.
 
     Returns:
         The trained model (its raw weights; the export holds the EMA weights if enabled).
@@ -160,7 +163,7 @@ def fit(
         elif resume:  # stopped before its first checkpoint: the same run, from step 0
             run.check_resumable(model)
         elif fabric.is_global_zero:
-            run.write_meta(model, train, data_info or {})
+            run.write_meta(model, train, data_info or {}, note)
         trainer.setup()
         trainer.loop(dataset, start)
     return model

@@ -36,6 +36,7 @@ def train_run(
     resume: bool = False,
     force: bool = False,
     given: set[str] | None = None,
+    note: str | None = None,
 ) -> GenerativeModel:
     """Train a registered model on a named dataset into a run directory.
 
@@ -50,6 +51,8 @@ def train_run(
         given: on resume, the settings the user gave explicitly ("train.lr", "model.x",
             "data", ...): the train settings a resume takes are applied, the others are
             named as ignored.
+        note: a sentence for a new run's run.json, printed by ``genzoo report`` beside the
+            run's samples (a resumed run keeps its own).
 
     Returns:
         The trained model.
@@ -94,7 +97,10 @@ def train_run(
         f"{model_name}: {n_params / 1e6:.2f}M parameters; data {data_info['spec']} "
         f"({len(dataset)} training examples); run directory {run.path}; CPU: {policy}"
     )
-    model = fit(model, dataset, run.path, train, data_info=data_info, resume=resume, force=force)
+    model = fit(
+        model, dataset, run.path, train,
+        data_info=data_info, resume=resume, force=force, note=note,
+    )  # fmt: skip
     split = threads.summary()
     if split:
         say(f"CPU threads: {split}")
