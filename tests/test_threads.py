@@ -183,3 +183,19 @@ def test_choices():
     assert threads.choices(2) == [1, 2]
     assert threads.choices(6) == [1, 2, 4, 6]
     assert threads.choices(8) == [1, 2, 4, 8]
+
+
+def test_malloc_setting_applies_on_glibc_and_a_users_malloc_variables_win(monkeypatch):
+    import ctypes
+    import sys
+
+    for k in threads._MALLOC_ENV:
+        monkeypatch.delenv(k, raising=False)
+    try:
+        ctypes.CDLL("libc.so.6").gnu_get_libc_version  # noqa: B018
+        glibc = sys.platform.startswith("linux")
+    except (OSError, AttributeError):
+        glibc = False
+    assert threads.tune_malloc() is glibc
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "131072")
+    assert threads.tune_malloc() is False

@@ -18,6 +18,11 @@ on a busy machine costs about one slow step; trials become rarer while they keep
 and come at once when the speed changes (another job starts or ends). Written by hand:
 neither PyTorch nor OpenMP adapts the thread count to the load of the machine.
 
+The same policy keeps freed memory in glibc's heap (:func:`tune_malloc`): a training step
+frees and re-allocates the same large buffers every step, and glibc's defaults hand them
+back to the system and fault them in again, 24-29% of a small model's CPU step
+(RESULTS.md, "CPU training step").
+
 Users who want otherwise: ``--train.threads N`` for a training run, or
 ``GENZOO_THREADS=N`` for every command, fixes the count (``GENZOO_THREADS=auto`` is the
 default); ``OMP_WAIT_POLICY`` set in the environment is respected. The policy in force is
@@ -279,7 +284,7 @@ def tuner() -> Tuner | None:
 
 
 def apply(threads: int | None = None, *, tune: bool = True) -> str:
-    """Put the thread policy in force and describe it.
+    """Put the CPU policy in force (thread count, and :func:`tune_malloc`) and describe it.
 
     Args:
         threads: A fixed count (``--train.threads``); 0 or None defers to
@@ -292,17 +297,18 @@ def apply(threads: int | None = None, *, tune: bool = True) -> str:
 
     global _TUNER
     wait = os.environ.get("OMP_WAIT_POLICY", "OpenMP's default")
+    memory = "malloc keeps freed memory" if tune_malloc() else "glibc's malloc defaults"
     if n is not None:
         _TUNER = None
         if n != torch.get_num_threads():
             torch.set_num_threads(n)
-        return f"threads {n} (fixed), OMP_WAIT_POLICY {wait}"
+        return f"threads {n} (fixed), OMP_WAIT_POLICY {wait}, {memory}"
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     options = choices(cores or 1)
     if not tune or len(options) == 1:
         _TUNER = None
         torch.set_num_threads(options[-1])
-        return f"threads {options[-1]} (auto, fixed here), OMP_WAIT_POLICY {wait}"
+        return f"threads {options[-1]} (auto, fixed here), OMP_WAIT_POLICY {wait}, {memory}"
     # Start at one thread: on a busy machine a step at more threads can take 100x longer
     # (RESULTS.md), so the first steps are cheap there; on an idle one the tuner climbs
     # 1 -> 2 -> 4 ... within the first seconds.
@@ -313,7 +319,7 @@ def apply(threads: int | None = None, *, tune: bool = True) -> str:
     )
     return (
         f"threads auto ({options[0]}-{options[-1]}, timed while it runs; starts at {start}), "
-        f"OMP_WAIT_POLICY {wait}"
+        f"OMP_WAIT_POLICY {wait}, {memory}"
     )
 
 
