@@ -102,7 +102,7 @@ def main() -> None:
         worker(args.worker, args.variant, args.threads, args.seconds)
         return
     sys.path.insert(0, str(Path(__file__).parent))
-    from _common import START_COMMIT, append_result, machine
+    from _common import START_COMMIT, machine, record
 
     started = machine()
     rows = []
@@ -120,7 +120,7 @@ def main() -> None:
             )
         rows.append(f"| {model} | " + " | ".join(cells) + " |")
         print(rows[-1], flush=True)
-    table = "\n".join(
+    record(
         [
             f"## CPU training step: fused AdamW and glibc malloc thresholds "
             f"({time.strftime('%Y-%m-%d')}, commit {START_COMMIT})",
@@ -135,11 +135,9 @@ def main() -> None:
             "|---|---|---|---|",
             *rows,
             "",
-        ]
+        ],
+        not args.no_write,
     )
-    print(table)
-    if not args.no_write:
-        append_result(table)
 
 
 if __name__ == "__main__":

@@ -124,7 +124,7 @@ def main() -> None:
         return
     sys.path.insert(0, SRC)
     sys.path.insert(0, str(Path(__file__).parent))
-    from _common import START_COMMIT, append_result, machine
+    from _common import START_COMMIT, machine, record
 
     started = machine()
     rows = []
@@ -142,7 +142,7 @@ def main() -> None:
                 f"({one / idle:.2f}) | {two:.0f} ({two / idle:.2f}) |"
             )
             print(rows[-1], flush=True)
-    table = "\n".join(
+    record(
         [
             f"## CPU thread policy ({time.strftime('%Y-%m-%d')}, commit {START_COMMIT})",
             "",
@@ -156,11 +156,9 @@ def main() -> None:
             "|---|---|---|---|---|---|",
             *rows,
             "",
-        ]
+        ],
+        not args.no_write,
     )
-    print(table)
-    if not args.no_write:
-        append_result(table)
 
 
 if __name__ == "__main__":
