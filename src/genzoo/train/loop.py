@@ -402,6 +402,8 @@ class _Trainer:
             _set_rng_state(self.rng)
         if start >= train.steps and fabric.is_global_zero:
             self.checkpoint(start)  # nothing to train: the export is made from the checkpoint
+        if fabric.is_global_zero:
+            _ = fabric.logger.experiment  # open the TensorBoard writer now, not at the first log
         if train.compile:  # torch.compile works during the first step: tens of seconds
             bar.set_description("training (compiling the first step)", refresh=True)
         try:
