@@ -135,6 +135,26 @@ def test_a_new_kind_of_step_ends_a_trial_without_a_verdict():
     assert tuner.current == 1  # measured afresh on the new kind of step, and kept
 
 
+def test_each_kind_of_step_resumes_at_the_count_chosen_for_it():
+    """Training steps prefer two threads, a sample grid's tiny per-pixel steps one: after
+    the first round of each, returning to a kind restores its count without a new climb."""
+    m = Machine({2: 1.0, 1: 1.7})
+    tuner = _tuner(m)
+    m.run(tuner, 30, key="train")
+    assert tuner.current == 2
+    m.cost = {2: 0.5, 1: 0.1}
+    m.run(tuner, 30, key="pixels")
+    assert tuner.current == 1
+    m.cost = {2: 1.0, 1: 1.7}
+    start = len(m.history)
+    m.run(tuner, 10, key="train")
+    assert m.history[start + 1 :] == [2] * 9  # back at two threads from its second step
+    m.cost = {2: 0.5, 1: 0.1}
+    start = len(m.history)
+    m.run(tuner, 10, key="pixels")
+    assert m.history[start + 1 :] == [1] * 9
+
+
 def test_bars_and_untracked_samplers_tick_the_tuner(monkeypatch):
     keys = []
 

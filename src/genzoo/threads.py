@@ -37,6 +37,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable, Hashable, Sequence
+from typing import Any
 
 ENV_THREADS = "GENZOO_THREADS"
 
@@ -94,7 +95,8 @@ class Tuner:
     median ends the trial at once (one collapsed step is all a trial costs on a busy
     machine); two steps both ``slower`` times slower end it too. Steps of different kinds
     (a training step, then the pixels of a sample grid) are told apart by ``key``; a new
-    key ends a trial without a verdict and starts a fresh measurement.
+    key ends a trial without a verdict and starts a fresh measurement, at the count last
+    chosen for that key if it was seen before.
 
     Args:
         options: Thread counts to choose from, ascending.
@@ -147,6 +149,7 @@ class Tuner:
         self.probe_after, self.max_probe_after = probe_after, max_probe_after
         self.wait = probe_after
         self.key: Hashable = None
+        self.kinds: dict[Hashable, dict[str, Any]] = {}  # where each kind of step stands
         self.last: float | None = None
         self.recent: list[float] = []  # step times at the current count (last `window`)
         self.trial: int | None = None  # the count on trial, if any
@@ -164,8 +167,8 @@ class Tuner:
         now = self.clock()
         last, self.last = self.last, now
         if key != self.key or last is None:  # a new kind of step: its first time is unknown
-            self.key = key
             self._end_trial(keep=False, now=now, verdict=False)
+            self._switch_kind(key)
             self.recent.clear()
             return
         dt = now - last
@@ -183,6 +186,23 @@ class Tuner:
         moved = not (1 / self.change < median / self.reference < self.change)
         if now >= self.earliest and (moved or now >= self.next_trial):
             self._start_trial(median)
+
+    def _switch_kind(self, key: Hashable) -> None:
+        """Remember where the kind of step that ends stands (its count, median and trial
+        schedule), and resume ``key``'s (e.g. training steps after a sample grid's pixels);
+        a kind never seen starts at the current count and tries its neighbour soon."""
+        fields = ("current", "reference", "next_trial", "earliest", "wait", "direction")
+        self.kinds[self.key] = {f: getattr(self, f) for f in fields}
+        while len(self.kinds) > 32:  # bars come and go; keep the recent kinds only
+            self.kinds.pop(next(iter(self.kinds)))
+        self.key = key
+        fresh = {"current": self.current, "reference": None, "next_trial": -float("inf"),
+                 "earliest": -float("inf"), "wait": self.probe_after, "direction": 1}  # fmt: skip
+        before = self.current
+        for f, v in self.kinds.pop(key, fresh).items():
+            setattr(self, f, v)
+        if self.current != before:
+            self.set_threads(self.current)
 
     def _neighbour(self) -> int | None:
         """The next count to try: on the side last tried with success, else alternating."""
