@@ -155,6 +155,18 @@ def test_each_kind_of_step_resumes_at_the_count_chosen_for_it():
     assert m.history[start + 1 :] == [1] * 9
 
 
+def test_tiny_noisy_steps_of_equal_cost_do_not_make_the_tuner_switch_back_and_forth():
+    import random
+
+    rng = random.Random(1)
+    m = Machine({2: 2.5e-4, 1: 2.5e-4})  # a sample grid's per-pixel steps: a toss-up
+    tuner = _tuner(m)
+    for _ in range(40000):  # 10 s of steps, each 0.5x-2x its typical time at random
+        m.cost = {n: 2.5e-4 * rng.choice([0.5, 1.0, 1.0, 2.0]) for n in (1, 2)}
+        m.run(tuner, 1, key="pixels")
+    assert tuner.kept <= 1  # medians over >= 0.05 s of steps, not 5 noisy ones
+
+
 def test_bars_and_untracked_samplers_tick_the_tuner(monkeypatch):
     keys = []
 

@@ -113,6 +113,9 @@ class Tuner:
             a trial at once (the load of the machine changed).
         overhead: After a failed trial the next waits at least its cost over this
             fraction, so failed trials cost at most this share of the time.
+        min_span: A median also spans at least this many seconds of steps (more than
+            ``window`` steps when they are short: sub-millisecond steps are noisy), and
+            neither early end of a trial applies to steps that short.
         others_running: How many other tasks are running now (None: unknown); a trial of
             more threads than the cores left free is skipped as failed, at no cost.
         cores: The cores of the machine (default: the largest option).
@@ -133,6 +136,7 @@ class Tuner:
         slower: float = 1.2,
         change: float = 1.3,
         overhead: float = 0.02,
+        min_span: float = 0.05,
         others_running: Callable[[], int | None] = lambda: None,
         cores: int | None = None,
     ) -> None:
@@ -145,6 +149,7 @@ class Tuner:
         self.set_threads = set_threads
         self.clock = clock
         self.window, self.margin, self.change, self.overhead = window, margin, change, overhead
+        self.min_span = min_span
         self.abort, self.slower = abort, slower
         self.probe_after, self.max_probe_after = probe_after, max_probe_after
         self.wait = probe_after
@@ -177,8 +182,10 @@ class Tuner:
         if self.trial is not None:
             self._trial_step(dt, now)
             return
-        self.recent = ([*self.recent, dt])[-self.window :]
-        if len(self.recent) < self.window:
+        self.recent.append(dt)
+        while len(self.recent) > self.window and sum(self.recent[1:]) >= self.min_span:
+            self.recent.pop(0)
+        if len(self.recent) < self.window or sum(self.recent) < self.min_span:
             return
         median = statistics.median(self.recent)
         if self.reference is None:
@@ -233,14 +240,15 @@ class Tuner:
 
     def _trial_step(self, dt: float, now: float) -> None:
         self.trial_times.append(dt)
-        if dt > self.abort * self.before:
-            self._end_trial(keep=False, now=now)
+        if dt > self.abort * self.before and dt > self.min_span / self.window:
+            self._end_trial(keep=False, now=now)  # a stall (not a sub-ms hiccup)
             return
         counted = self.trial_times[1:]  # the first step after a change warms up
-        if len(counted) >= 2 and min(counted) > self.slower * self.before:
+        clear = self.before * self.window >= self.min_span  # steps long enough to judge by two
+        if clear and len(counted) >= 2 and min(counted) > self.slower * self.before:
             self._end_trial(keep=False, now=now)  # clearly slower: no need for a median
             return
-        if len(counted) < self.window:
+        if len(counted) < self.window or sum(counted) < self.min_span:
             return
         median = statistics.median(counted)
         self._end_trial(keep=median < (1 - self.margin) * self.before, now=now, median=median)
