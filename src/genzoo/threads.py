@@ -5,7 +5,7 @@ an idle machine that is the fastest setting; on a machine whose cores are shared
 with a browser open, a server with other jobs, the test suite beside a training) a
 descheduled partner keeps the others waiting and small models run 10-100x slower
 (benchmarks/RESULTS.md, "CPU thread policy"). Asking OpenMP to sleep instead
-(``OMP_WAIT_POLICY=PASSIVE``) avoids the collapse but costs up to 60% on an idle machine
+(``OMP_WAIT_POLICY=PASSIVE``) avoids the collapse but costs up to 64% on an idle machine
 (a wake-up per small operation), and one thread loses up to half the idle speed of a
 convolutional model. No fixed setting is right on both kinds of machine.
 
@@ -20,8 +20,8 @@ neither PyTorch nor OpenMP adapts the thread count to the load of the machine.
 
 The same policy keeps freed memory in glibc's heap (:func:`tune_malloc`): a training step
 frees and re-allocates the same large buffers every step, and glibc's defaults hand them
-back to the system and fault them in again, 24-29% of a small model's CPU step
-(RESULTS.md, "CPU training step").
+back to the system and fault them in again: keeping them makes a small model's CPU step
+1.06-1.24x faster on top of the fused AdamW (RESULTS.md, "CPU training step").
 
 Users who want otherwise: ``--train.threads N`` for a training run, or
 ``GENZOO_THREADS=N`` for every command, fixes the count (``GENZOO_THREADS=auto`` is the
