@@ -41,12 +41,14 @@ def uncompile_forward_methods(model: GenerativeModel) -> None:
 
 
 def bare_stepper(
-    model: GenerativeModel, train: TrainConfig
+    model: GenerativeModel,
+    train: TrainConfig,
+    optimizers: dict[str, torch.optim.Optimizer] | None = None,
 ) -> Callable[[torch.Tensor, torch.Tensor | None, int], dict]:
     """``step(images, labels, i)``: one bare training step of ``model`` (step index ``i``),
-    with the optimizers of ``model.configure_optimizers(train)`` and clipping of each
-    optimizer's parameters' gradient norm at ``train.grad_clip`` (0: none)."""
-    opts = model.configure_optimizers(train)
+    with ``optimizers`` (default: ``model.configure_optimizers(train)``) and clipping of
+    each optimizer's parameters' gradient norm at ``train.grad_clip`` (0: none)."""
+    opts = optimizers if optimizers is not None else model.configure_optimizers(train)
     params = {k: [p for g in o.param_groups for p in g["params"]] for k, o in opts.items()}
 
     def optimize(name: str, loss: torch.Tensor) -> None:

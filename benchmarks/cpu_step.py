@@ -42,11 +42,11 @@ def worker(model_key: str, variant: str, threads: int, seconds: float) -> None:
     """Train on random data; print images/s after a warm-up."""
     sys.path.insert(0, SRC)
     import torch
+    from _steps import bare_stepper, for_seconds
 
     import genzoo
     from genzoo import threads as policy
     from genzoo.config import TrainConfig
-    from genzoo.models.base import StepContext
 
     if variant == "fused+malloc" and not policy.tune_malloc():
         raise SystemExit("the malloc setting did not apply (not glibc, or MALLOC_* set)")
@@ -54,7 +54,8 @@ def worker(model_key: str, variant: str, threads: int, seconds: float) -> None:
     name, shape, kind, cfg = MODELS[model_key]
     torch.manual_seed(0)
     model = genzoo.create_model(name, image_shape=shape, kind=kind, **cfg).train()
-    opts = model.configure_optimizers(TrainConfig(lr=1e-4))  # genzoo's: fused AdamW
+    train = TrainConfig(lr=1e-4, grad_clip=0.0)
+    opts = model.configure_optimizers(train)  # genzoo's: fused AdamW
     if variant == "baseline":  # PyTorch's default AdamW on the CPU: a loop over parameters
         opts = {
             k: torch.optim.AdamW(
@@ -63,20 +64,10 @@ def worker(model_key: str, variant: str, threads: int, seconds: float) -> None:
             )
             for k, o in opts.items()
         }
+    step = bare_stepper(model, train, opts)
     x = torch.randint(0, 256, (BATCH, *shape), dtype=torch.uint8)
-
-    def optimize(key: str, loss: torch.Tensor) -> None:
-        opts[key].zero_grad(set_to_none=True)
-        loss.backward()
-        opts[key].step()
-
-    for i in range(3):  # warm-up
-        model.training_step(x, None, StepContext(model, opts, i, optimize))
-    i, start = 3, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        model.training_step(x, None, StepContext(model, opts, i, optimize))
-        i += 1
-    print(json.dumps({"img_per_s": (i - 3) * BATCH / (time.perf_counter() - start)}))
+    n, s = for_seconds(lambda i: step(x, None, i), seconds, warmup=3)
+    print(json.dumps({"img_per_s": n * BATCH / s}))
 
 
 def measure(model: str, variant: str, threads: int, seconds: float) -> float:

@@ -51,9 +51,10 @@ def worker(model_key: str, threads: int, seconds: float, forever: bool) -> None:
     import torch
 
     sys.path.insert(0, SRC)
+    from _steps import bare_stepper, for_seconds
+
     import genzoo
     from genzoo.config import TrainConfig
-    from genzoo.models.base import StepContext
 
     tick = lambda: None  # noqa: E731
     if threads == AUTO:  # genzoo's tuner, ticked once per step as the training loop's bar does
@@ -66,25 +67,20 @@ def worker(model_key: str, threads: int, seconds: float, forever: bool) -> None:
     name, shape, kind, cfg = MODELS[model_key]
     torch.manual_seed(0)
     model = genzoo.create_model(name, image_shape=shape, kind=kind, **cfg).train()
-    opts = model.configure_optimizers(TrainConfig(lr=1e-4))
+    bare = bare_stepper(model, TrainConfig(lr=1e-4, grad_clip=0.0))
     x = torch.randint(0, 256, (BATCH, *shape), dtype=torch.uint8)
 
-    def optimize(key: str, loss: torch.Tensor) -> None:
-        opts[key].zero_grad(set_to_none=True)
-        loss.backward()
-        opts[key].step()
-
     def step(i: int) -> None:
-        model.training_step(x, None, StepContext(model, opts, i, optimize))
+        bare(x, None, i)
         tick()
 
-    for i in range(3):  # warm-up
-        step(i)
-    i, start = 3, time.perf_counter()
-    while forever or time.perf_counter() - start < seconds:
-        step(i)
-        i += 1
-    print(json.dumps({"img_per_s": (i - 3) * BATCH / (time.perf_counter() - start)}))
+    if forever:
+        i = 0
+        while True:
+            step(i)
+            i += 1
+    n, s = for_seconds(step, seconds, warmup=3)
+    print(json.dumps({"img_per_s": n * BATCH / s}))
 
 
 def _spawn(model: str, env: dict[str, str], threads: int, seconds: float, forever: bool):
