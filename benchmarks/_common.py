@@ -75,3 +75,16 @@ def record(entry_lines: list[str], write: bool) -> None:
     print(entry)
     if write:
         append_result(entry)
+
+
+def quiet_fit_config(
+    batch_size: int, lr: float, *, steps: int = 10**7, max_minutes: float = 0.0, log_every: int = 50
+):
+    """The TrainConfig of a benchmark's own ``fit``: on the CPU, no progress bar, no sample
+    grids, no checkpoint before the last; ``max_minutes`` bounds it by time instead."""
+    from genzoo.config import TrainConfig
+
+    return TrainConfig(
+        steps=steps, batch_size=batch_size, lr=lr, sample_every=0, progress=False,
+        accelerator="cpu", max_minutes=max_minutes, checkpoint_every=10**9, log_every=log_every,
+    )  # fmt: skip

@@ -38,11 +38,10 @@ import time
 from pathlib import Path
 
 import torch
-from _common import START_COMMIT, append_result, machine
+from _common import START_COMMIT, append_result, machine, quiet_fit_config
 from torch.utils.flop_counter import FlopCounterMode
 
 import genzoo
-from genzoo.config import TrainConfig
 from genzoo.train.loop import fit
 
 # (label, registry name, config): small networks that train on a CPU
@@ -174,16 +173,8 @@ def train_and_score(model, label: str, args, out: Path) -> tuple:
     train = genzoo.data.load_dataset("fashion-mnist", "train")
     test_images = genzoo.data.load_dataset("fashion-mnist", "test").images[: args.eval_images]
     n_params = sum(q.numel() for q in model.parameters())
-    cfg = TrainConfig(
-        steps=10**7,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        sample_every=0,
-        progress=False,
-        accelerator="cpu",
-        max_minutes=args.budget_minutes,
-        checkpoint_every=10**9,
-        log_every=10**6,
+    cfg = quiet_fit_config(
+        args.batch_size, args.lr, max_minutes=args.budget_minutes, log_every=10**6
     )
     fit(model, train, out, cfg)
     steps = torch.load(out / "checkpoint.pt", weights_only=True)["step"]

@@ -26,10 +26,9 @@ import time
 from pathlib import Path
 
 import torch
-from _common import START_COMMIT, append_result, machine
+from _common import START_COMMIT, append_result, machine, quiet_fit_config
 
 import genzoo
-from genzoo.config import TrainConfig
 from genzoo.models.pixelcnn_config import PixelCNNConfig
 from genzoo.train.loop import fit
 
@@ -53,16 +52,7 @@ def bare_loop(model, images: torch.Tensor, batch: int, steps: int, lr: float) ->
 
 
 def genzoo_loop(model, dataset, batch: int, steps: int, lr: float, out: Path) -> float:
-    cfg = TrainConfig(
-        steps=steps,
-        batch_size=batch,
-        lr=lr,
-        sample_every=0,
-        progress=False,
-        accelerator="cpu",
-        log_every=10,
-        checkpoint_every=10**9,
-    )
+    cfg = quiet_fit_config(batch, lr, steps=steps, log_every=10)
     t0 = time.perf_counter()
     fit(model, dataset, out, cfg)
     return steps * batch / (time.perf_counter() - t0)
@@ -108,16 +98,7 @@ def main() -> None:
         bare_ips, ours_ips = max(bare), max(ours)
 
         model = fresh()
-        cfg = TrainConfig(
-            steps=10**7,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            sample_every=0,
-            progress=False,
-            accelerator="cpu",
-            max_minutes=args.budget_minutes,
-            checkpoint_every=10**9,
-        )
+        cfg = quiet_fit_config(args.batch_size, args.lr, max_minutes=args.budget_minutes)
         t0 = time.perf_counter()
         fit(model, train, Path(tmp) / "budget", cfg)
         train_s = time.perf_counter() - t0
