@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import sys
 from collections.abc import Iterator
 from typing import IO, Any
@@ -46,19 +47,25 @@ def bar(total: int | None, desc: str, unit: str = "it", *, disable: bool = False
     Each update is also a step of repeated work for the thread tuner (genzoo.threads),
     disabled bars included: every long command has a bar, so every long command is tuned.
     """
-    from tqdm.auto import tqdm
-
-    class _Bar(tqdm):  # type: ignore[misc, valid-type]
-        def update(self, n: float | None = 1) -> bool | None:
-            threads.tick(id(self))
-            return super().update(n)
-
     stream = sys.stderr
     interactive = bool(getattr(stream, "isatty", lambda: False)())
     options: dict[str, Any] = {"dynamic_ncols": True} if interactive else {
         "file": _Lines(stream), "mininterval": LOG_INTERVAL, "ascii": True, "ncols": 100,
     }  # fmt: skip
-    return _Bar(total=total, desc=desc, unit=unit, disable=disable, **(options | kw))
+    return _bar_class()(total=total, desc=desc, unit=unit, disable=disable, **(options | kw))
+
+
+@functools.cache
+def _bar_class() -> type:
+    """tqdm's bar whose updates tick the thread tuner (made once; tqdm loads lazily)."""
+    from tqdm.auto import tqdm
+
+    class Bar(tqdm):  # type: ignore[misc, valid-type]
+        def update(self, n: float | None = 1) -> bool | None:
+            threads.tick(id(self))
+            return super().update(n)
+
+    return Bar
 
 
 class Tracker:

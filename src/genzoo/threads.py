@@ -36,6 +36,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
+from collections import deque
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
@@ -156,7 +157,9 @@ class Tuner:
         self.key: Hashable = None
         self.kinds: dict[Hashable, dict[str, Any]] = {}  # where each kind of step stands
         self.last: float | None = None
-        self.recent: list[float] = []  # step times at the current count (last `window`)
+        self.recent: deque[float] = deque()  # step times at the current count
+        self.recent_sum = 0.0  # their sum (kept, not recomputed: ticks are a hot path)
+        self.unchecked = 0  # steps since the last verdict on the current median
         self.trial: int | None = None  # the count on trial, if any
         self.trial_times: list[float] = []
         self.before = 0.0  # the current count's median when the trial began
@@ -174,7 +177,7 @@ class Tuner:
         if key != self.key or last is None:  # a new kind of step: its first time is unknown
             self._end_trial(keep=False, now=now, verdict=False)
             self._switch_kind(key)
-            self.recent.clear()
+            self._forget_recent()
             return
         dt = now - last
         counting = self.trial if self.trial is not None else self.current
@@ -183,16 +186,27 @@ class Tuner:
             self._trial_step(dt, now)
             return
         self.recent.append(dt)
-        while len(self.recent) > self.window and sum(self.recent[1:]) >= self.min_span:
-            self.recent.pop(0)
-        if len(self.recent) < self.window or sum(self.recent) < self.min_span:
+        self.recent_sum += dt
+        while len(self.recent) > self.window and self.recent_sum - self.recent[0] >= self.min_span:
+            self.recent_sum -= self.recent.popleft()
+        if len(self.recent) < self.window or self.recent_sum < self.min_span:
             return
+        # a verdict once per window's worth of new steps: sorting a long window of tiny
+        # steps (a grid's pixels) on every step would cost more than the steps
+        self.unchecked += 1
+        if self.unchecked < len(self.recent) // self.window:
+            return
+        self.unchecked = 0
         median = statistics.median(self.recent)
         if self.reference is None:
             self.reference = median
         moved = not (1 / self.change < median / self.reference < self.change)
         if now >= self.earliest and (moved or now >= self.next_trial):
             self._start_trial(median)
+
+    def _forget_recent(self) -> None:
+        self.recent.clear()
+        self.recent_sum, self.unchecked = 0.0, 0
 
     def _switch_kind(self, key: Hashable) -> None:
         """Remember where the kind of step that ends stands (its count, median and trial
@@ -258,12 +272,13 @@ class Tuner:
             return
         if keep:  # and try the next count on the same side at once (1 -> 2 -> 4 ...)
             self.current, self.reference = self.trial, median
-            self.recent = self.trial_times[1:]
+            self.recent = deque(self.trial_times[1:])
+            self.recent_sum, self.unchecked = sum(self.recent), 0
             self.wait, self.kept = self.probe_after, self.kept + 1
             self.next_trial = now
         else:
             self.set_threads(self.current)
-            self.recent.clear()
+            self._forget_recent()
             self.next_trial = now + self.wait
             if verdict:  # wait longer; and long enough that trials cost <= `overhead`
                 cost = sum(self.trial_times) - len(self.trial_times) * self.before
