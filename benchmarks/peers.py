@@ -1,4 +1,4 @@
-"""genzoo's training step beside three peers' at the same architecture, in one process.
+"""genzoo's training step beside three peers' at the same architecture, in one run.
 
 Pairs (each checked by parameter count and by FLOPs of one training step, both printed):
 
@@ -19,12 +19,15 @@ For each pair, at one thread and at PyTorch's default thread count (OpenMP's own
 policy, as genzoo leaves it; fixed for all three), with and without
 compilation (genzoo: ``torch.compile`` of the methods the loop compiles with
 ``--train.compile``; peer: ``torch.compile`` of its modules), one process runs rounds of
-A (genzoo's bare step) B (the peer's step) C (genzoo's full training loop, ``fit`` on an
+the peer's step, genzoo's bare step and genzoo's full training loop (``fit`` on an
 in-memory dataset, the function ``genzoo train`` calls) for ``--seconds`` each after a
 warm-up. Printed: median images/s, genzoo/peer per round and its median, and loop/bare.
+In one process both sides share glibc's allocator, so the malloc setting every ``genzoo``
+command applies is not in those ratios; ``--as-shipped`` runs each round as two processes
+instead, the peer's alone and genzoo's alone with that setting.
 
-Differences that remain are printed with the table (e.g. genzoo's GAN draws a fresh G(z)
-for its G step where the example reuses the D step's batch, so its step has more FLOPs).
+Differences that remain are printed with the table (e.g. the example's G step also
+computes D's weight gradients, which it discards, so its step has more FLOPs).
 No gradient clipping in the bare steps (the peers clip nothing); the loop row runs
 ``--train.grad-clip 0`` too, so it differs from the bare step only by the loop.
 
@@ -392,12 +395,11 @@ def dcgan_pair(peers: Path) -> Pair:
             "dcgan: genzoo's nets have 68 more parameters, biases the example's nets lack "
             "(D's first convolution 64, G's last transposed convolution 3, D's final linear "
             "layer 1 where the example has a bias-free 4x4 convolution: the same product); "
-            "genzoo's G step draws fresh samples G(z') while the example reuses the D step's "
-            "G(z) (one more G forward), and freezes D during it while the example also "
-            "computes D's weight gradients there (which it then discards): the FLOPs above "
-            "net the two; genzoo's D ends in logits "
-            "with BCE-with-logits, the example's in a sigmoid with BCELoss; genzoo's G(z) "
-            "for the D step runs under no_grad, the example's with a graph it detaches",
+            "both G steps reuse the D step's G(z) (genzoo's reuse_fakes, its default); "
+            "genzoo freezes D during G's step while the example also computes D's weight "
+            "gradients there (which it then discards): the example's extra FLOPs above; "
+            "genzoo's D ends in logits with BCE-with-logits, the example's in a sigmoid "
+            "with BCELoss",
         ],
     )  # fmt: skip
 
@@ -420,11 +422,25 @@ def _flops(step: Callable[[int], object]) -> int:
     return int(counter.get_total_flops())
 
 
-def worker(model: str, peers: Path, threads: str, compiled: bool, seconds: float, rounds: int):
+def worker(
+    model: str,
+    peers: Path,
+    threads: str,
+    compiled: bool,
+    seconds: float,
+    rounds: int,
+    side: str = "both",
+):
+    """``side``: ``both`` (one process, a shared allocator), or ``genzoo`` / ``peer`` alone
+    (``--as-shipped``: genzoo's process with the malloc setting its command applies)."""
     import torch
 
     from genzoo.config import TrainConfig
 
+    if side == "genzoo":
+        from genzoo.threads import tune_malloc
+
+        tune_malloc()  # what every genzoo command does with its thread policy
     if threads != "default":
         torch.set_num_threads(int(threads))
     pair = PAIRS[model](peers)
@@ -450,10 +466,13 @@ def worker(model: str, peers: Path, threads: str, compiled: bool, seconds: float
     loop_model = pair.make_genzoo()
     rates: dict[str, list[float]] = {"genzoo": [], "peer": [], "loop": []}
     for _ in range(rounds):
+        if side in ("both", "peer"):
+            n, s = for_seconds(pair.peer_step, seconds, WARMUP)
+            rates["peer"].append(n * pair.batch / s)
+        if side == "peer":
+            continue
         n, s = for_seconds(pair.genzoo_step, seconds, WARMUP)
         rates["genzoo"].append(n * pair.batch / s)
-        n, s = for_seconds(pair.peer_step, seconds, WARMUP)
-        rates["peer"].append(n * pair.batch / s)
         steps = LOOP_WARMUP + max(10, round(rates["genzoo"][-1] * seconds / pair.batch)) + 1
         train = TrainConfig(
             steps=steps, batch_size=pair.batch, lr=pair.lr, grad_clip=0.0, sample_every=0,
@@ -465,7 +484,7 @@ def worker(model: str, peers: Path, threads: str, compiled: bool, seconds: float
         rates["loop"].append(window_rate(stamps, LOOP_WARMUP, steps - 1, pair.batch))
         print(
             f"{model} threads={threads} compile={compiled}: "
-            + ", ".join(f"{k} {v[-1]:.0f}" for k, v in rates.items()),
+            + ", ".join(f"{k} {v[-1]:.0f}" for k, v in rates.items() if v),
             file=sys.stderr,
         )
     return {
@@ -489,16 +508,39 @@ def _env(threads: str) -> dict[str, str]:
     return env
 
 
-def _run_worker(args: argparse.Namespace, model: str, threads: str, compiled: bool) -> dict:
+def _run_worker(
+    args: argparse.Namespace,
+    model: str,
+    threads: str,
+    compiled: bool,
+    side: str = "both",
+    rounds: int | None = None,
+) -> dict:
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         cmd = [sys.executable, __file__, "--worker", model, "--peers", str(args.peers),
                "--threads", threads, "--seconds", str(args.seconds), "--rounds",
-               str(args.rounds), "--worker-out", out.name]  # fmt: skip
+               str(rounds or args.rounds), "--worker-out", out.name, "--side", side]  # fmt: skip
         cmd += ["--compile"] if compiled else []
         proc = subprocess.run(cmd, env=_env(threads), text=True)
         if proc.returncode != 0:
             raise SystemExit(f"the {model} worker failed (exit {proc.returncode})")
         return json.loads(Path(out.name).read_text())
+
+
+def _as_shipped(args: argparse.Namespace, model: str, threads: str, compiled: bool) -> dict:
+    """Rounds of two processes, the peer's step alone then genzoo's (bare step and loop)
+    alone with the malloc setting the ``genzoo`` command applies: genzoo as shipped beside
+    the peer as shipped, interleaved in the same run."""
+    merged: dict | None = None
+    for _ in range(args.rounds):
+        peer = _run_worker(args, model, threads, compiled, "peer", 1)
+        ours = _run_worker(args, model, threads, compiled, "genzoo", 1)
+        if merged is None:
+            merged = {**ours, "rates": {"genzoo": [], "peer": [], "loop": []}}
+        for key, src in (("genzoo", ours), ("loop", ours), ("peer", peer)):
+            merged["rates"][key] += src["rates"][key]
+    assert merged is not None
+    return merged
 
 
 def _table(results: list[dict]) -> list[str]:
@@ -544,16 +586,23 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0, help="timed seconds per measurement")
     ap.add_argument("--rounds", type=int, default=3, help="A B C rounds per setting")
     ap.add_argument("--no-compile", action="store_true", help="skip the compiled settings")
+    ap.add_argument(
+        "--as-shipped",
+        action="store_true",
+        help="each side in its own process, genzoo's with the malloc setting its command "
+        "applies (default: both in one process, one allocator)",
+    )
     ap.add_argument("--out", type=Path, help="also write the raw figures (JSON) here")
     ap.add_argument("--record", action="store_true", help="append the entry to RESULTS.md")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--worker-out", help=argparse.SUPPRESS)
     ap.add_argument("--compile", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--side", default="both", help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.peers = args.peers.resolve()
     if args.worker:
         result = worker(args.worker, args.peers, args.threads, args.compile, args.seconds,
-                        args.rounds)  # fmt: skip
+                        args.rounds, args.side)  # fmt: skip
         Path(args.worker_out).write_text(json.dumps(result))
         return
     models = [m for m in args.models.split(",") if m]
@@ -571,7 +620,8 @@ def main() -> None:
     for model in models:
         for threads in thread_settings:
             for compiled in [False] if args.no_compile else [False, True]:
-                results.append(_run_worker(args, model, threads, compiled))
+                run = _as_shipped if args.as_shipped else _run_worker
+                results.append(run(args, model, threads, compiled))
     minutes = (time.monotonic() - t0) / 60
     if args.out:
         args.out.write_text(json.dumps(results, indent=1))
@@ -587,8 +637,15 @@ def main() -> None:
             f"`{cmd}` ({minutes:.0f} min); {started} (the parent's; workers set their own "
             "threads); load average at the end "
             + ", ".join(f"{x:.1f}" for x in os.getloadavg())
-            + f". Each setting one process: rounds of genzoo's bare step, the peer's step and "
-            f"genzoo's loop (`fit`, in-memory data, grad-clip 0, no sample grids), "
+            + (
+                ". As shipped: each round two processes, the peer's step alone, then "
+                "genzoo's bare step and loop alone with the malloc setting of the `genzoo` "
+                "command (`genzoo.threads.tune_malloc`)"
+                if args.as_shipped
+                else ". Each setting one process (one allocator: genzoo's malloc setting is "
+                "not applied): rounds of the peer's step, genzoo's bare step and genzoo's loop"
+            )
+            + f" (`fit`, in-memory data, grad-clip 0, no sample grids), "
             f"{args.seconds:g} s each after {WARMUP} warm-up steps. Threads: '1' or 'default' "
             "(PyTorch's count, in brackets; OpenMP's own wait policy), fixed for all three.",
             "",

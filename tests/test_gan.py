@@ -3,6 +3,7 @@ finite differences, player isolation, mode coverage on 8 gaussians, the command 
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -206,6 +207,47 @@ def test_a_g_step_leaves_d_unchanged_and_a_d_step_leaves_g_unchanged(loss):
         logs = model.training_step(images, None, ctx)
     assert calls == ["discriminator", "generator"] * 2
     assert {"d_loss", "g_loss", "d_acc_real", "d_acc_fake"} <= set(logs)
+
+
+@pytest.mark.parametrize("reuse", [True, False])
+def test_g_step_reuses_the_d_steps_samples_as_dcgans_reference_code(reuse):
+    model = _gan(reuse_fakes=reuse).train()
+    ref = copy.deepcopy(model)
+    train = TrainConfig(lr=1e-2)
+    opts, ref_opts = model.configure_optimizers(train), ref.configure_optimizers(train)
+    g_forwards = []
+    model.generator.register_forward_hook(lambda *_: g_forwards.append(1))
+
+    def optimize(name, value):
+        opts[name].zero_grad(set_to_none=True)
+        value.backward()
+        opts[name].step()
+
+    images = torch.randint(0, 256, (6, 1, 8, 8), dtype=torch.uint8)
+    torch.manual_seed(1)
+    model.training_step(images, None, StepContext(model, opts, 0, optimize))
+
+    # pytorch/examples' DCGAN step by hand: G's step reuses fake, with D just updated
+    torch.manual_seed(1)
+    fake = ref(torch.randn(6, 4))  # (6, 1, 8, 8), with its graph into G
+    x = ref.to_model_space(images)
+    d_loss = losses.discriminator_loss("non-saturating", ref.critic(x), ref.critic(fake.detach()))
+    ref_opts["discriminator"].zero_grad(set_to_none=True)
+    d_loss.backward()
+    ref_opts["discriminator"].step()
+    g_loss = losses.generator_loss("non-saturating", ref.critic(fake))
+    ref_opts["generator"].zero_grad(set_to_none=True)
+    g_loss.backward()
+    ref_opts["generator"].step()
+
+    def same(a, b):
+        return all(torch.allclose(p, q, atol=1e-6) for p, q in zip(a, b, strict=True))
+
+    assert same(model.discriminator.parameters(), ref.discriminator.parameters())
+    assert same(model.generator.parameters(), ref.generator.parameters()) == reuse
+    assert len(g_forwards) == (1 if reuse else 2)
+    with pytest.raises(ValueError, match="graph into G"):
+        model.generator_loss(6, fakes=fake.detach())
 
 
 def test_n_critic_through_the_loop_updates_g_every_nth_step(tmp_path):

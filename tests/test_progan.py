@@ -220,6 +220,26 @@ def test_adams_moments_start_afresh_at_the_first_step_of_each_new_level_only():
     assert adam_steps() == 5 and model.stage().phase == "stable"
 
 
+@pytest.mark.parametrize("reuse", [True, False])
+def test_g_step_reuses_the_d_steps_samples_only_when_asked(reuse):
+    model = make(8, reuse_fakes=reuse, gp_weight=0.0)
+    at(model, STABLE + 3)  # level 1, fading in
+    opts = model.configure_optimizers(TrainConfig(lr=1e-2, progress=False))
+    seen, g_forwards = [], []
+    critic = model.critic
+
+    def recording(x, stage):
+        seen.append(x.detach().clone())
+        return critic(x, stage)
+
+    model.critic = recording
+    model.generator.register_forward_hook(lambda *_: g_forwards.append(1))
+    _steps(model, opts, real_batch(), 0, 1)
+    _real, d_fake, g_fake = seen  # D on real and on fake, then G's step through D
+    assert torch.equal(d_fake, g_fake) == reuse
+    assert len(g_forwards) == (1 if reuse else 2)
+
+
 def test_the_models_own_ema_of_g_follows_each_g_step_and_is_what_sample_uses():
     model = make(8, g_ema_decay=0.75)
     opts = model.configure_optimizers(TrainConfig(lr=1e-2, progress=False))

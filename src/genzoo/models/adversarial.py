@@ -2,9 +2,16 @@
 
 A generator G and a discriminator (critic) D, each with its own Adam optimizer; D steps on
 every training step and G on every ``n_critic``-th (Goodfellow et al. 2014; Arjovsky et al.
-2017 for n_critic). The families (:mod:`genzoo.models.gan`, :mod:`genzoo.models.progan`)
-provide the networks and ``discriminator_loss`` / ``generator_loss``; this base owns the
-step, the optimizers, the monitoring loss and the declaration that there is no density.
+2017 for n_critic). With the config's ``reuse_fakes``, G's step reuses the samples of the D
+step just before it, and G's forward pass that made them, as DCGAN's reference code does
+(Radford et al.'s dcgan.torch, pytorch/examples): one G forward per step instead of two.
+G's parameters have not moved since those samples were drawn, so this is G's loss at the
+same parameters on a batch of codes that D has just trained on, rather than on a fresh batch
+(Goodfellow et al.'s Algorithm 1 draws a fresh one: ``reuse_fakes = false``).
+
+The families (:mod:`genzoo.models.gan`, :mod:`genzoo.models.progan`) provide the networks
+and ``discriminator_loss`` / ``generator_loss``; this base owns the step, the
+optimizers, the monitoring loss and the declaration that there is no density.
 """
 
 from __future__ import annotations
@@ -35,13 +42,32 @@ class AdversarialModel(GenerativeModel):
     has_latent = True
     forward_methods: ClassVar[tuple[str, ...]] = ("loss", "discriminator_loss", "generator_loss")
 
-    def discriminator_loss(self, images: Tensor, labels: Tensor | None = None) -> dict[str, Tensor]:
-        """D's loss on real ``images`` and as many fresh samples; ``out["loss"]``."""
+    def discriminator_loss(
+        self, images: Tensor, labels: Tensor | None = None, *, keep_fakes: bool = False
+    ) -> dict[str, Tensor]:
+        """D's loss on real ``images`` and as many fresh samples; ``out["loss"]``. With
+        ``keep_fakes``, the samples are made with their graph into G and returned as
+        ``out["fakes"]`` (D itself sees them detached) for :meth:`generator_loss`."""
         raise NotImplementedError
 
-    def generator_loss(self, n: int, labels: Tensor | None = None) -> dict[str, Tensor]:
-        """G's loss on n fresh samples; ``out["loss"]`` and ``out["g_loss"]``."""
+    def generator_loss(
+        self, n: int, labels: Tensor | None = None, *, fakes: Tensor | None = None
+    ) -> dict[str, Tensor]:
+        """G's loss on n fresh samples, or on ``fakes`` (n samples with their graph into G,
+        from ``discriminator_loss(..., keep_fakes=True)``); ``out["loss"]`` and
+        ``out["g_loss"]``."""
         raise NotImplementedError
+
+    @staticmethod
+    def check_fakes(fakes: Tensor, n: int) -> Tensor:
+        """``fakes`` if it holds n samples with a graph into G, else a ValueError."""
+        if fakes.shape[0] != n or not fakes.requires_grad:
+            raise ValueError(
+                f"generator_loss needs {n} samples with their graph into G (from "
+                f"discriminator_loss(..., keep_fakes=True)), got {tuple(fakes.shape)} with "
+                f"requires_grad={fakes.requires_grad}"
+            )
+        return fakes
 
     def loss(self, images: Tensor, labels: Tensor | None = None) -> dict[str, Tensor]:
         """Both players' losses on one batch, for monitoring (training uses training_step).
@@ -75,16 +101,20 @@ class AdversarialModel(GenerativeModel):
 
     def alternate(self, images: Tensor, labels: Tensor | None, ctx: StepContext) -> dict:
         """One D step on the batch; then, on every n_critic-th step, one G step on as many
-        fresh samples (D's parameters frozen meanwhile, so it computes no D gradients).
+        samples (D's parameters frozen meanwhile, so it computes no D gradients): fresh
+        ones, or with the config's ``reuse_fakes`` those of the D step just before.
         Calls :meth:`after_discriminator_step` and :meth:`after_generator_step`. Returns
         the logs of :meth:`discriminator_loss` and, on G steps, ``g_loss``."""
-        d = ctx.model.discriminator_loss(images, labels)
+        g_step = (ctx.step + 1) % self.config.n_critic == 0
+        reuse = g_step and self.config.reuse_fakes
+        d = ctx.model.discriminator_loss(images, labels, keep_fakes=reuse)
+        fakes = d.pop("fakes", None)
         ctx.optimize("discriminator", d.pop("loss"))
         self.after_discriminator_step()
-        if (ctx.step + 1) % self.config.n_critic == 0:
+        if g_step:
             self.discriminator.requires_grad_(False)
             try:
-                g = ctx.model.generator_loss(images.shape[0], labels)
+                g = ctx.model.generator_loss(images.shape[0], labels, fakes=fakes)
                 ctx.optimize("generator", g["loss"])
             finally:
                 self.discriminator.requires_grad_(True)

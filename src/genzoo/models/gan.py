@@ -28,6 +28,9 @@ are; G ends in tanh for images and is linear for points.
 Deviations:
     - Every loss uses Adam (``betas``, DCGAN's (0.5, 0.999) by default); the WGAN paper
       used RMSProp, WGAN-GP Adam with (0, 0.9): set ``betas`` for that.
+    - G's step reuses the samples (and their G forward) of the D step just before it
+      (``reuse_fakes``, on by default as in DCGAN's reference code); Goodfellow et al.'s
+      Algorithm 1 draws fresh codes for G's step (``reuse_fakes = false``).
     - n_critic is counted in loop steps, each with a fresh batch; the WGAN papers' extra
       critic iterations (100 per G step early in WGAN training) are not reproduced.
     - Samples of binary data are G's tanh output thresholded at 0 (real binary images
@@ -204,22 +207,32 @@ class GAN(AdversarialModel):
 
     # -- the two players' losses (routed through Fabric: see forward_methods) ---------------
 
-    def discriminator_loss(self, images: Tensor, labels: Tensor | None = None) -> dict[str, Tensor]:
+    def discriminator_loss(
+        self, images: Tensor, labels: Tensor | None = None, *, keep_fakes: bool = False
+    ) -> dict[str, Tensor]:
         """D's loss on a batch of real examples and as many fresh (detached) samples.
+
+        Args:
+            images: real examples, as the data gives them.
+            labels: their classes (conditional GAN).
+            keep_fakes: make the samples with their graph into G and return them as
+                ``fakes``, for G's step to reuse (config ``reuse_fakes``).
 
         Returns:
             ``loss`` (what D minimises: the adversarial term, plus lambda GP for wgan-gp,
             plus gamma/2 R1 when r1 > 0) and, detached, ``d_loss`` (the adversarial term),
             ``d_acc_real`` / ``d_acc_fake`` (fractions D classifies correctly; see
             :func:`genzoo.losses.gan.decision_threshold`), ``d_score_real`` /
-            ``d_score_fake`` (mean logits), and ``gp`` or ``r1`` when used.
+            ``d_score_fake`` (mean logits), ``gp`` or ``r1`` when used, and ``fakes``
+            with ``keep_fakes``.
         """
         cfg = self.config
         x = self.to_model_space(images)  # (N, *shape)
         labels = self.check_labels(labels, x.shape[0])
-        with torch.no_grad():
-            z = torch.randn(x.shape[0], self.latent_dim, device=x.device, dtype=x.dtype)
-            fake = self(z, labels)  # (N, *shape), no graph into G
+        z = torch.randn(x.shape[0], self.latent_dim, device=x.device, dtype=x.dtype)
+        with torch.set_grad_enabled(keep_fakes):
+            fakes = self(z, labels)  # (N, *shape), a graph into G only to keep
+        fake = fakes.detach()  # what D trains on: no gradient reaches G
         if cfg.r1 > 0:
             x = x.detach().requires_grad_(True)
         real_logits = self.critic(x, labels)  # (N,)
@@ -244,14 +257,21 @@ class GAN(AdversarialModel):
             "d_score_real": real_logits.detach().mean(),
             "d_score_fake": fake_logits.detach().mean(),
             **out,
+            **({"fakes": fakes} if keep_fakes else {}),
         }
 
-    def generator_loss(self, n: int, labels: Tensor | None = None) -> dict[str, Tensor]:
-        """G's loss on n fresh samples: ``loss`` (with its graph through D into G) and
-        ``g_loss`` (detached)."""
+    def generator_loss(
+        self, n: int, labels: Tensor | None = None, *, fakes: Tensor | None = None
+    ) -> dict[str, Tensor]:
+        """G's loss on n fresh samples, or on ``fakes`` (the D step's, with their graph
+        into G): ``loss`` (with its graph through D into G) and ``g_loss`` (detached)."""
         labels = self.check_labels(labels, n)
-        z = torch.randn(n, self.latent_dim, device=self.device, dtype=self.dtype)  # (n, L)
-        fake_logits = self.critic(self(z, labels), labels)  # (n,)
+        if fakes is None:
+            z = torch.randn(n, self.latent_dim, device=self.device, dtype=self.dtype)  # (n, L)
+            fakes = self(z, labels)  # (n, *shape)
+        else:
+            self.check_fakes(fakes, n)
+        fake_logits = self.critic(fakes, labels)  # (n,)
         loss = losses.generator_loss(self.loss_name, fake_logits)
         return {"loss": loss, "g_loss": loss.detach()}
 

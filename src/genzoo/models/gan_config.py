@@ -71,6 +71,11 @@ class GANConfig:
     """Adam learning rate of D (None: --train.lr; DCGAN: 2e-4)."""
     betas: tuple[float, float] = (0.5, 0.999)
     """Adam's (beta1, beta2) for both players (DCGAN: 0.5, 0.999; WGAN-GP: 0.0, 0.9)."""
+    reuse_fakes: bool = True
+    """G's step reuses the samples of the D step just before it and the G forward pass that
+    made them, as DCGAN's reference code does (dcgan.torch, pytorch/examples): one G
+    forward per step instead of two. False draws fresh codes for G's step (Goodfellow et
+    al.'s Algorithm 1)."""
 
     def __post_init__(self) -> None:
         check_choice(self, "loss", LOSSES)

@@ -267,20 +267,30 @@ class ProGAN(AdversarialModel):
 
     # -- the two players' losses (routed through Fabric: see forward_methods) ---------------
 
-    def discriminator_loss(self, images: Tensor, labels: Tensor | None = None) -> dict[str, Tensor]:
+    def discriminator_loss(
+        self, images: Tensor, labels: Tensor | None = None, *, keep_fakes: bool = False
+    ) -> dict[str, Tensor]:
         """D's WGAN-GP loss at the current stage on real images and as many detached samples.
+
+        Args:
+            images: real images, as the data gives them.
+            labels: ignored (the model is unconditional).
+            keep_fakes: make the samples with their graph into G and return them as
+                ``fakes``, for G's step to reuse (config ``reuse_fakes``).
 
         Returns:
             ``loss`` = E D(G(z)) - E D(x) + lambda GP + epsilon E D(x)^2 (what D
             minimises) and, detached: ``d_loss`` (the Wasserstein term), ``gp``,
-            ``drift`` (E D(x)^2), ``d_score_real``, ``d_score_fake``.
+            ``drift`` (E D(x)^2), ``d_score_real``, ``d_score_fake``; ``fakes`` with
+            ``keep_fakes``.
         """
         cfg = self.config
         st = self.stage()
         x = self.real_at(self.to_model_space(images), st)  # (N, C, r, r)
-        with torch.no_grad():
-            z = torch.randn(x.shape[0], self.latent_dim, device=x.device, dtype=x.dtype)
-            fake = self.generator(z, st.level, st.alpha)  # (N, C, r, r), no graph into G
+        z = torch.randn(x.shape[0], self.latent_dim, device=x.device, dtype=x.dtype)
+        with torch.set_grad_enabled(keep_fakes):
+            fakes = self.generator(z, st.level, st.alpha)  # (N, C, r, r), graph only to keep
+        fake = fakes.detach()  # what D trains on: no gradient reaches G
         real_scores = self.critic(x, st)  # (N,)
         fake_scores = self.critic(fake, st)  # (N,)
         adv = losses.discriminator_loss("wgan-gp", real_scores, fake_scores)
@@ -298,14 +308,22 @@ class ProGAN(AdversarialModel):
             "d_score_real": real_scores.detach().mean(),
             "d_score_fake": fake_scores.detach().mean(),
             **out,
+            **({"fakes": fakes} if keep_fakes else {}),
         }
 
-    def generator_loss(self, n: int, labels: Tensor | None = None) -> dict[str, Tensor]:
-        """G's loss -E D(G(z)) on n fresh samples at the current stage: ``loss`` (with its
-        graph through D into G) and ``g_loss`` (detached)."""
+    def generator_loss(
+        self, n: int, labels: Tensor | None = None, *, fakes: Tensor | None = None
+    ) -> dict[str, Tensor]:
+        """G's loss -E D(G(z)) on n fresh samples at the current stage, or on ``fakes``
+        (the D step's, with their graph into G): ``loss`` (with its graph through D into
+        G) and ``g_loss`` (detached)."""
         st = self.stage()
-        z = torch.randn(n, self.latent_dim, device=self.device, dtype=self.dtype)  # (n, L)
-        fake_scores = self.critic(self.generator(z, st.level, st.alpha), st)  # (n,)
+        if fakes is None:
+            z = torch.randn(n, self.latent_dim, device=self.device, dtype=self.dtype)  # (n, L)
+            fakes = self.generator(z, st.level, st.alpha)  # (n, C, r, r)
+        else:
+            self.check_fakes(fakes, n)
+        fake_scores = self.critic(fakes, st)  # (n,)
         loss = losses.generator_loss("wgan-gp", fake_scores)
         return {"loss": loss, "g_loss": loss.detach()}
 

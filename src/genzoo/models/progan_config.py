@@ -49,6 +49,10 @@ class ProGANConfig:
     """Adam learning rate of D (None: --train.lr; paper: 0.001)."""
     betas: tuple[float, float] = (0.0, 0.99)
     """Adam's (beta1, beta2) for both players (paper: 0, 0.99)."""
+    reuse_fakes: bool = False
+    """G's step reuses the D step's samples and their G forward (one G forward per step
+    instead of two; see genzoo.models.adversarial). False, as the paper's code and
+    pytorch_GAN_zoo: G's step draws fresh codes."""
     g_ema_decay: float = 0.999
     """Decay of the model's own EMA of G's weights, used for sampling (paper: 0.999; 0
     makes the EMA a copy of G). Leave --train.ema-decay at 0: the model keeps this one."""
