@@ -79,6 +79,10 @@ def test_step_batches_continue_across_epochs_from_any_step():
     whole = next(step_batches(10, 4, 1, 0))
     ranks = [next(step_batches(10, 4, 1, 0, rank=r, world_size=2)) for r in (0, 1)]
     assert sorted(ranks[0] + ranks[1]) == sorted(whole) and not set(ranks[0]) & set(ranks[1])
+    # the in-memory path takes the same batches as int64 tensors
+    as_tensors = step_batches(10, 3, seed=1, start_step=4, tensors=True)
+    got = [next(as_tensors) for _ in range(6)]
+    assert all(t.dtype == torch.int64 for t in got) and [t.tolist() for t in got] == late
 
 
 def test_export_is_loaded_with_ema_weights_and_identical_log_prob(tmp_path):

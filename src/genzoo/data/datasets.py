@@ -75,11 +75,17 @@ class ImageDataset(Dataset):
         """The examples at ``index`` (int64 (B,)) as one batch: images (B, C, H, W) uint8,
         labels (B,) int64; what a DataLoader would collate from ``self[i]``, by one indexing
         operation (the training loop uses it for in-memory data; per-item fetching and
-        collation cost about a quarter of a small model's step)."""
-        images = self.images[index]  # (B, C, H, W) uint8
+        collation cost about a quarter of a small model's step). Rows are gathered by
+        ``index_select``: the same rows as ``images[index]``, about 7x faster on CPU (60k
+        binary 28x28 images, batch 100: 8 us against 59 us, 3% of an MLP VAE's step)."""
+        images = torch.index_select(self.images, 0, index)  # (B, C, H, W) uint8
         if self.binarize == "dynamic":
             images = torch.bernoulli(images.float() / 255).to(torch.uint8)  # (B, C, H, W)
-        labels = self.labels[index] if self.labels is not None else torch.full_like(index, -1)
+        labels = (
+            torch.index_select(self.labels, 0, index)
+            if self.labels is not None
+            else torch.full_like(index, -1)
+        )
         return images, labels
 
     def subset(self, index: slice) -> ImageDataset:
@@ -134,9 +140,14 @@ class PointDataset(Dataset):
         return self.points[i], label
 
     def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The examples at ``index`` (int64 (B,)) as one batch: points (B, 2), labels (B,)."""
-        labels = self.labels[index] if self.labels is not None else torch.full_like(index, -1)
-        return self.points[index], labels
+        """The examples at ``index`` (int64 (B,)) as one batch: points (B, 2), labels (B,)
+        (rows gathered by ``index_select``, as :meth:`ImageDataset.batch`)."""
+        labels = (
+            torch.index_select(self.labels, 0, index)
+            if self.labels is not None
+            else torch.full_like(index, -1)
+        )
+        return torch.index_select(self.points, 0, index), labels
 
     def subset(self, index: slice) -> PointDataset:
         """The examples selected by a python slice (views, not copies)."""
