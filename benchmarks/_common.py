@@ -69,6 +69,22 @@ def compare_table(runs: list[Path], options: list[str], table_file: Path) -> tup
     return table_file.read_text().strip(), (time.monotonic() - start) / 60
 
 
+def entry_start(title: str, minutes: float, started: str) -> list[str]:
+    """An entry's first lines: ``## TITLE (date, commit)``, a blank line, and the start of
+    its paragraph: the command as run (``python benchmarks/SCRIPT ARGS``), its minutes and
+    the machine line ``started`` (:func:`machine`)."""
+    import shlex
+    import sys
+    import time
+
+    script = Path(sys.argv[0]).name
+    return [
+        f"## {title} ({time.strftime('%Y-%m-%d')}, commit {START_COMMIT})",
+        "",
+        f"`python benchmarks/{script} {shlex.join(sys.argv[1:])}` ({minutes:.0f} min); {started}",
+    ]
+
+
 def record(entry_lines: list[str], write: bool) -> None:
     """Print a results entry and, unless told not to, append it to RESULTS.md."""
     entry = "\n".join(entry_lines)

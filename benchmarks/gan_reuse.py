@@ -13,7 +13,6 @@ A B A B for ``--rounds``, at each DCGAN size given.
 from __future__ import annotations
 
 import argparse
-import shlex
 import statistics
 import sys
 import time
@@ -24,7 +23,7 @@ sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(0, str(HERE))
 
 import torch  # noqa: E402
-from _common import START_COMMIT, machine, record  # noqa: E402
+from _common import entry_start, machine, record  # noqa: E402
 from _steps import bare_stepper, for_seconds  # noqa: E402
 
 import genzoo  # noqa: E402
@@ -75,13 +74,11 @@ def main() -> None:
         )
         print(rows[-1], file=sys.stderr)
     minutes = (time.monotonic() - t0) / 60
+    start = entry_start("GAN step, G reusing the D step's samples vs fresh ones", minutes, started)
     record(
         [
-            f"## GAN step, G reusing the D step's samples vs fresh ones "
-            f"({time.strftime('%Y-%m-%d')}, commit {START_COMMIT})",
-            "",
-            f"`python benchmarks/gan_reuse.py {shlex.join(sys.argv[1:])}` ({minutes:.0f} min); "
-            f"{started}. Bare training steps (non-saturating loss, batch 64 of 1x28x28), "
+            *start[:-1],
+            start[-1] + ". Bare training steps (non-saturating loss, batch 64 of 1x28x28), "
             f"{args.seconds:g} s each after 5 warm-up steps, reuse / fresh alternated in one "
             "process.",
             "",

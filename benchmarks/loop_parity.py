@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import shlex
 import statistics
 import sys
 import tempfile
@@ -50,7 +49,7 @@ sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(0, str(HERE))
 
 import torch  # noqa: E402
-from _common import START_COMMIT, machine, record  # noqa: E402
+from _common import entry_start, machine, record  # noqa: E402
 from _steps import (  # noqa: E402
     bare_stepper,
     compile_forward_methods,
@@ -225,13 +224,12 @@ def main() -> None:
         )
         print(rows[-1], file=sys.stderr)
     minutes = (time.monotonic() - t0) / 60
+    start = entry_start("Training loop beside the bare step, every family", minutes, started)
     record(
         [
-            f"## Training loop beside the bare step, every family ({time.strftime('%Y-%m-%d')}, "
-            f"commit {START_COMMIT})",
-            "",
-            f"`python benchmarks/loop_parity.py {shlex.join(sys.argv[1:])}` ({minutes:.0f} min); "
-            f"{started}; load average at the end "
+            *start[:-1],
+            start[-1]
+            + "; load average at the end "
             + ", ".join(f"{x:.1f}" for x in __import__("os").getloadavg())
             + f". Steps {args.warmup}..{args.steps - 2} of {args.steps} timed, same seed, "
             "same step indices, in-memory random data; loop at its defaults (log 50, "
