@@ -28,8 +28,11 @@ RUNS = {
     "rbm-pcd": ["rbm", "--config", "configs/rbm-binarized-fashion-mnist.toml",
                 "--model.persistent", "true", "--model.lr", "0.01", "--train.lr", "0.01",
                 "--train.steps", "6000"],
-    "dbm": ["dbm", "--config", "configs/dbm-binarized-fashion-mnist.toml",
-            "--model.pretrain-steps", "2500", "--train.steps", "8000"],
+    "dbm": ["dbm", "--config", "configs/dbm-binarized-fashion-mnist.toml"],
+    # the recipe before 2026-12-01's change: joint lr 0.005, one sweep, no decay
+    "dbm-old-joint": ["dbm", "--config", "configs/dbm-binarized-fashion-mnist.toml",
+                      "--model.lr", "0.005", "--model.chain-steps", "1",
+                      "--model.lr-decay", "false"],
     "vae": ["vae", "--model.latent-dim", "32", "--train.steps", "4000",
             "--train.batch-size", "100"],
     "pixelcnn": ["pixelcnn", "--model.num-blocks", "3", "--model.hidden-channels", "32",

@@ -688,7 +688,18 @@ class DBM(BoltzmannMachine):
             for j in range(self.num_hidden_layers)
         }
         opts["joint"] = self._sgd(W, b, lr)
+        self._joint_schedule = (opts["joint"], lr, train.steps)  # for lr_decay
         return opts
+
+    def joint_lr(self, step: int) -> float | None:
+        """The joint-training learning rate at loop step ``step`` with ``lr_decay`` (linear
+        from lr at the first joint step to 0 at --train.steps), else None."""
+        schedule = getattr(self, "_joint_schedule", None)
+        if not self.config.lr_decay or schedule is None:
+            return None
+        _, lr, steps = schedule
+        first = self.num_hidden_layers * self.config.pretrain_steps
+        return lr * max(0.0, 1.0 - (step - first) / max(1, steps - first))
 
     def training_step(self, images: Tensor, labels: Tensor | None, ctx: StepContext) -> dict:
         """A pre-training step of the current layer's RBM, or a joint step that then stores
@@ -701,6 +712,10 @@ class DBM(BoltzmannMachine):
             out = ctx.model.pretrain_terms(images, layer)
             ctx.optimize(f"pretrain{layer}", out["loss"])
             return out | {"layer": torch.tensor(float(layer))}
+        lr = self.joint_lr(ctx.step)
+        if lr is not None:
+            for group in self._joint_schedule[0].param_groups:
+                group["lr"] = lr
         out = ctx.model.joint_terms(images)
         chains, means = out.pop("chains"), out.pop("means")
         ctx.optimize("joint", out["loss"])

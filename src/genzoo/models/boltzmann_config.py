@@ -137,6 +137,10 @@ class DBMConfig:
     """SGD learning rate of joint training (None: --train.lr). Joint training with
     persistent chains diverged at 0.02 in a short run (benchmarks/RESULTS.md); the recipe
     uses 0.005 with batches of 100."""
+    lr_decay: bool = False
+    """Decrease the joint-training learning rate linearly from lr to 0 over the joint steps
+    up to --train.steps (the paper: "gradually decreased to 0"); a resume with more
+    --train.steps stretches the rest of the schedule."""
     pretrain_lr: float | None = None
     """SGD learning rate of greedy pre-training (None: the same as lr)."""
     momentum: float = 0.9
