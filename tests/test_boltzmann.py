@@ -376,6 +376,24 @@ def test_dbm_phases_train_one_rbm_at_a_time_then_everything():
         assert chains_moved == (model.phase(step) is None)
 
 
+@pytest.mark.parametrize("decay", [True, False])
+def test_dbm_joint_lr_decays_linearly_to_zero_over_the_joint_steps_only_when_asked(decay):
+    model = dbm((4, 3), pretrain_steps=2, lr=0.3, pretrain_lr=0.5, lr_decay=decay)
+    opts = model.configure_optimizers(TrainConfig(lr=0.01, steps=10))  # joint: steps 4..9
+    seen = []
+
+    def optimize(name, loss):
+        seen.append((name, opts[name].param_groups[0]["lr"]))
+
+    data = torch.randint(0, 2, (5, *SHAPE), dtype=torch.uint8)
+    for step in range(10):
+        model.training_step(data, None, StepContext(model, opts, step, optimize))
+    assert [lr for name, lr in seen if name.startswith("pretrain")] == [0.5] * 4
+    joint = [lr for name, lr in seen if name == "joint"]
+    want = [0.3 * (1 - k / 6) for k in range(6)] if decay else [0.3] * 6
+    assert joint == pytest.approx(want)
+
+
 class TinyBinary(Dataset):
     """40 fixed binary 4x4 images."""
 
@@ -402,6 +420,7 @@ def train_cfg(**kw) -> TrainConfig:
         ("rbm", {"hidden": 5, "persistent": True, "num_chains": 6, "centering": True}, 3),
         ("dbm", {"hidden": (5, 3), "pretrain_steps": 2, "num_chains": 6}, 5),
         ("dbm", {"hidden": (5, 3), "pretrain_steps": 2, "centering": True}, 5),
+        ("dbm", {"hidden": (5, 3), "pretrain_steps": 2, "lr_decay": True}, 5),
     ],
 )
 def test_resumed_run_equals_uninterrupted_run(tmp_path, name, kw, split):

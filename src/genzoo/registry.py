@@ -126,7 +126,7 @@ MODELS: dict[str, ModelEntry] = {
             "Deep Boltzmann Machine, 2-3 layers; AIS log Z (Salakhutdinov & Hinton 2009)",
             ("binary",),
             data="binarized-fashion-mnist",
-            train_defaults=(("lr", 0.005), ("grad_clip", 0.0), ("batch_size", 100)),
+            train_defaults=(("lr", 0.001), ("grad_clip", 0.0), ("batch_size", 100)),
         ),
     ]
 }

@@ -52,7 +52,8 @@ The RBM's log p is -F(v) - log Z; the DBM's is the mean-field lower bound on log
 minus log Z. With AIS both tend to be optimistic: see :mod:`genzoo.models.boltzmann_core`.
 
 Deviations from the papers:
-    - One momentum value (Hinton's guide starts at 0.5); no learning-rate decay.
+    - One momentum value (Hinton's guide starts at 0.5); the DBM's joint learning rate
+      decays linearly to 0 (``lr_decay``), the RBM's is constant.
     - ``--train.weight-decay`` (AdamW's) is not used: the configs' ``weight_decay`` is SGD's
       L2 penalty on the weights only. The loop's gradient clipping (``--train.grad-clip``)
       still applies and would shrink the CD steps: the recipes set it to 0.
@@ -537,9 +538,9 @@ class DBM(BoltzmannMachine):
 
     Example:
         >>> model = genzoo.create_model("dbm", image_shape=(1, 28, 28), kind="binary",
-        ...                             hidden=(500, 1000), pretrain_steps=6000,
-        ...                             pretrain_lr=0.05, lr=0.005)
-        >>> fit(model, data, "runs/dbm", TrainConfig(steps=42000, batch_size=100, grad_clip=0))
+        ...                             hidden=(500, 1000), pretrain_steps=2500,
+        ...                             pretrain_lr=0.05, lr=0.001)
+        >>> fit(model, data, "runs/dbm", TrainConfig(steps=13000, batch_size=100, grad_clip=0))
         >>> model.nll_terms(test_images, ais_runs=100, ais_betas=14500)  # {"nll_bound_ais"}
     """
 
@@ -688,7 +689,7 @@ class DBM(BoltzmannMachine):
             for j in range(self.num_hidden_layers)
         }
         opts["joint"] = self._sgd(W, b, lr)
-        self._joint_schedule = (opts["joint"], lr, train.steps)  # for lr_decay
+        self._joint_schedule = (lr, train.steps)  # lr_decay's start and end (joint_lr)
         return opts
 
     def joint_lr(self, step: int) -> float | None:
@@ -697,7 +698,7 @@ class DBM(BoltzmannMachine):
         schedule = getattr(self, "_joint_schedule", None)
         if not self.config.lr_decay or schedule is None:
             return None
-        _, lr, steps = schedule
+        lr, steps = schedule
         first = self.num_hidden_layers * self.config.pretrain_steps
         return lr * max(0.0, 1.0 - (step - first) / max(1, steps - first))
 
@@ -714,7 +715,7 @@ class DBM(BoltzmannMachine):
             return out | {"layer": torch.tensor(float(layer))}
         lr = self.joint_lr(ctx.step)
         if lr is not None:
-            for group in self._joint_schedule[0].param_groups:
+            for group in ctx.optimizers["joint"].param_groups:  # Fabric's shares them
                 group["lr"] = lr
         out = ctx.model.joint_terms(images)
         chains, means = out.pop("chains"), out.pop("means")

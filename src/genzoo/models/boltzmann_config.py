@@ -121,8 +121,9 @@ class DBMConfig:
     """Gibbs steps of CD-k in pre-training."""
     num_chains: int = 100
     """Persistent chains of the model term in joint training (the paper: 100)."""
-    chain_steps: int = 1
-    """Gibbs sweeps (odd layers, then even) of the persistent chains per update."""
+    chain_steps: int = 5
+    """Gibbs sweeps (odd layers, then even) of the persistent chains per update (with 1, at
+    the recipe's size, joint training made the model worse: benchmarks/RESULTS.md)."""
     mean_field_steps: int = 10
     """Mean-field updates (odd layers, then even) of the data posterior, in training and
     in the likelihood bound."""
@@ -134,15 +135,15 @@ class DBMConfig:
     centering_rate: float = 0.01
     """Moving-average rate of the centring offsets per joint update."""
     lr: float | None = None
-    """SGD learning rate of joint training (None: --train.lr). Joint training with
-    persistent chains diverged at 0.02 in a short run (benchmarks/RESULTS.md); the recipe
-    uses 0.005 with batches of 100."""
-    lr_decay: bool = False
+    """SGD learning rate of joint training (None: --train.lr, 0.001 for the DBM). Joint
+    training with persistent chains diverged at 0.02, and at 0.005 without decay
+    (benchmarks/RESULTS.md); the recipe uses 0.001 with batches of 100, decaying."""
+    lr_decay: bool = True
     """Decrease the joint-training learning rate linearly from lr to 0 over the joint steps
     up to --train.steps (the paper: "gradually decreased to 0"); a resume with more
     --train.steps stretches the rest of the schedule."""
-    pretrain_lr: float | None = None
-    """SGD learning rate of greedy pre-training (None: the same as lr)."""
+    pretrain_lr: float | None = 0.05
+    """SGD learning rate of greedy pre-training (None: the same as lr; the recipe: 0.05)."""
     momentum: float = 0.9
     """SGD momentum."""
     weight_decay: float = 1e-4
