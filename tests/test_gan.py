@@ -250,6 +250,22 @@ def test_g_step_reuses_the_d_steps_samples_as_dcgans_reference_code(reuse):
         model.generator_loss(6, fakes=fake.detach())
 
 
+def test_ddp_on_two_cpu_processes_draws_fresh_samples_for_g_and_trains(tmp_path):
+    """With reuse_fakes on, a 2-process DDP run would free G's kept graph in D's backward
+    (DDP joins a forward's outputs into one backward node); G's step draws fresh samples."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "genzoo.cli", "train", "gan", "--data", "digits",
+           "--model.width", "8", "--model.latent-dim", "8", "--train.steps", "4",
+           "--train.batch-size", "16", "--train.no-progress", "--train.accelerator", "cpu",
+           "--train.sample-every", "0", "--train.devices", "2", "--train.strategy",
+           "ddp_find_unused_parameters_true", "--out", str(tmp_path / "r")]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "r" / "model" / "model.safetensors").is_file()
+
+
 def test_n_critic_through_the_loop_updates_g_every_nth_step(tmp_path):
     ds = genzoo.data.load_dataset("toy2d:8gaussians", "train[:256]")
     model = _gan(shape=(2,), kind="points", num_classes=8, n_critic=3)

@@ -7,7 +7,9 @@ step just before it, and G's forward pass that made them, as DCGAN's reference c
 (Radford et al.'s dcgan.torch, pytorch/examples): one G forward per step instead of two.
 G's parameters have not moved since those samples were drawn, so this is G's loss at the
 same parameters on a batch of codes that D has just trained on, rather than on a fresh batch
-(Goodfellow et al.'s Algorithm 1 draws a fresh one: ``reuse_fakes = false``).
+(Goodfellow et al.'s Algorithm 1 draws a fresh one: ``reuse_fakes = false``). Distributed
+runs (DDP) always draw fresh samples for G's step: DDP joins every tensor a forward returns
+into one backward node, so D's backward would free the kept graph into G.
 
 The families (:mod:`genzoo.models.gan`, :mod:`genzoo.models.progan`) provide the networks
 and ``discriminator_loss`` / ``generator_loss``; this base owns the step, the
@@ -19,6 +21,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import torch
+import torch.distributed as dist
 from torch import Tensor
 
 from genzoo.config import TrainConfig
@@ -106,7 +109,10 @@ class AdversarialModel(GenerativeModel):
         Calls :meth:`after_discriminator_step` and :meth:`after_generator_step`. Returns
         the logs of :meth:`discriminator_loss` and, on G steps, ``g_loss``."""
         g_step = (ctx.step + 1) % self.config.n_critic == 0
-        reuse = g_step and self.config.reuse_fakes
+        # Not across processes: DDP joins every tensor a forward returns into one backward
+        # node, so D's backward would consume the kept graph into G (fresh samples there).
+        distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+        reuse = g_step and self.config.reuse_fakes and not distributed
         d = ctx.model.discriminator_loss(images, labels, keep_fakes=reuse)
         fakes = d.pop("fakes", None)
         ctx.optimize("discriminator", d.pop("loss"))

@@ -30,7 +30,8 @@ Deviations:
       used RMSProp, WGAN-GP Adam with (0, 0.9): set ``betas`` for that.
     - G's step reuses the samples (and their G forward) of the D step just before it
       (``reuse_fakes``, on by default as in DCGAN's reference code); Goodfellow et al.'s
-      Algorithm 1 draws fresh codes for G's step (``reuse_fakes = false``).
+      Algorithm 1 draws fresh codes for G's step (``reuse_fakes = false``, and always in
+      distributed runs: see :mod:`genzoo.models.adversarial`).
     - n_critic is counted in loop steps, each with a fresh batch; the WGAN papers' extra
       critic iterations (100 per G step early in WGAN training) are not reproduced.
     - Samples of binary data are G's tanh output thresholded at 0 (real binary images

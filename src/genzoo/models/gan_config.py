@@ -75,7 +75,7 @@ class GANConfig:
     """G's step reuses the samples of the D step just before it and the G forward pass that
     made them, as DCGAN's reference code does (dcgan.torch, pytorch/examples): one G
     forward per step instead of two. False draws fresh codes for G's step (Goodfellow et
-    al.'s Algorithm 1)."""
+    al.'s Algorithm 1), as distributed (DDP) runs always do."""
 
     def __post_init__(self) -> None:
         check_choice(self, "loss", LOSSES)
