@@ -35,6 +35,7 @@ VARIANTS = {
         "--train.steps", "13000", "--model.lr-decay", "false",
     ],
     "8000 joint, lr 0.001, 5 sweeps, decay (the recipe)": [],
+    "8000 joint, lr 0.001, 1 sweep, decay": ["--model.chain-steps", "1"],
 }  # fmt: skip
 
 
@@ -44,6 +45,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1000, help="test images evaluated")
     ap.add_argument("--ais-runs", type=int, default=100)
     ap.add_argument("--ais-betas", type=int, default=2000)
+    ap.add_argument("--only", help="comma-separated variant numbers (0-based; default all)")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     from _common import entry_start, genzoo, machine, record
@@ -51,7 +53,10 @@ def main() -> None:
     started, t0 = machine(), time.monotonic()
     root = Path(__file__).resolve().parents[1]
     rows = []
+    chosen = {int(i) for i in args.only.split(",")} if args.only else set(range(len(VARIANTS)))
     for i, (name, argv) in enumerate(VARIANTS.items()):
+        if i not in chosen:
+            continue
         out = args.out / f"v{i}"
         t = time.monotonic()
         train = genzoo("train", *RECIPE, *argv, "--train.no-progress",
