@@ -122,8 +122,9 @@ class DBMConfig:
     num_chains: int = 100
     """Persistent chains of the model term in joint training (the paper: 100)."""
     chain_steps: int = 5
-    """Gibbs sweeps (odd layers, then even) of the persistent chains per update (with 1, at
-    the recipe's size, joint training made the model worse: benchmarks/RESULTS.md)."""
+    """Gibbs sweeps (odd layers, then even) of the persistent chains per update (the
+    recipe's 5; with the lr decay, 1 gave a figure within run-to-run noise in 30% less
+    time: benchmarks/RESULTS.md)."""
     mean_field_steps: int = 10
     """Mean-field updates (odd layers, then even) of the data posterior, in training and
     in the likelihood bound."""
