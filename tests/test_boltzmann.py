@@ -394,6 +394,19 @@ def test_dbm_joint_lr_decays_linearly_to_zero_over_the_joint_steps_only_when_ask
     assert joint == pytest.approx(want)
 
 
+def test_dbm_says_when_the_steps_end_before_joint_training():
+    model = dbm((4, 3), pretrain_steps=5)
+    (line,) = model.plan_notes(TrainConfig(steps=10))
+    assert "ends before joint training" in line and "step 10" in line
+    assert model.plan_notes(TrainConfig(steps=11)) == []
+    assert (
+        genzoo.create_model("rbm", image_shape=SHAPE, kind="binary").plan_notes(
+            TrainConfig(steps=1)
+        )
+        == []
+    )
+
+
 class TinyBinary(Dataset):
     """40 fixed binary 4x4 images."""
 

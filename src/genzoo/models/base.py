@@ -204,6 +204,11 @@ class GenerativeModel(nn.Module):
 
     # -- training hooks --------------------------------------------------------------
 
+    def plan_notes(self, train: TrainConfig) -> list[str]:
+        """Lines ``genzoo train`` prints before training about what ``train`` will do with
+        this model (e.g. a training phase its steps never reach); none by default."""
+        return []
+
     def configure_optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
         """The optimizers by name; the default is one AdamW over all parameters."""
         return {"model": adamw(self.parameters(), lr=train.lr, weight_decay=train.weight_decay)}

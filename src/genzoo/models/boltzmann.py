@@ -692,6 +692,18 @@ class DBM(BoltzmannMachine):
         self._joint_schedule = (lr, train.steps)  # lr_decay's start and end (joint_lr)
         return opts
 
+    def plan_notes(self, train: TrainConfig) -> list[str]:
+        """A line when ``train.steps`` ends before joint training starts."""
+        first = self.num_hidden_layers * self.config.pretrain_steps
+        if train.steps > first:
+            return []
+        return [
+            f"note: --train.steps {train.steps} ends before joint training, which starts at "
+            f"step {first} ({self.num_hidden_layers} layers x --model.pretrain-steps "
+            f"{self.config.pretrain_steps}): only greedy pre-training runs; raise "
+            "--train.steps (the recipe configs/dbm-binarized-fashion-mnist.toml: 13000)"
+        ]
+
     def joint_lr(self, step: int) -> float | None:
         """The joint-training learning rate at loop step ``step`` with ``lr_decay`` (linear
         from lr at the first joint step to 0 at --train.steps), else None."""

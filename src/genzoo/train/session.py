@@ -97,6 +97,8 @@ def train_run(
         f"{model_name}: {n_params / 1e6:.2f}M parameters; data {data_info['spec']} "
         f"({len(dataset)} training examples); run directory {run.path}; CPU: {policy}"
     )
+    for line in model.plan_notes(train):
+        say(line)
     model = fit(
         model, dataset, run.path, train,
         data_info=data_info, resume=resume, force=force, note=note,
