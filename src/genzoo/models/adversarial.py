@@ -61,6 +61,25 @@ class AdversarialModel(GenerativeModel):
         ``out["g_loss"]``."""
         raise NotImplementedError
 
+    def generator_forward(self, z: Tensor, labels: Tensor | None) -> Tensor:
+        """G(z) in model space, as the players' losses see it (at the current stage)."""
+        raise NotImplementedError
+
+    def draw_fakes(
+        self,
+        n: int,
+        labels: Tensor | None,
+        *,
+        graph: bool,
+        like: Tensor | None = None,
+    ) -> Tensor:
+        """n samples G(z), z ~ N(0, I) on the device and in the dtype of ``like`` (default:
+        the model's), with their graph into G only when ``graph``."""
+        device, dtype = (like.device, like.dtype) if like is not None else (self.device, self.dtype)
+        z = torch.randn(n, self.latent_dim, device=device, dtype=dtype)  # (n, L)
+        with torch.set_grad_enabled(graph):
+            return self.generator_forward(z, labels)
+
     @staticmethod
     def check_fakes(fakes: Tensor, n: int) -> Tensor:
         """``fakes`` if it holds n samples with a graph into G, else a ValueError."""

@@ -168,6 +168,10 @@ class GAN(AdversarialModel):
         """The generator network: z (N, latent_dim) -> G(z) in model space, (N, *shape)."""
         return self.generator(self._g_input(z, labels))
 
+    def generator_forward(self, z: Tensor, labels: Tensor | None) -> Tensor:
+        """G(z) in model space: :meth:`forward`."""
+        return self(z, labels)
+
     def critic(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         """The discriminator network: model-space inputs (N, *shape) -> logits (N,)."""
         return self.discriminator(x, labels)
@@ -230,9 +234,7 @@ class GAN(AdversarialModel):
         cfg = self.config
         x = self.to_model_space(images)  # (N, *shape)
         labels = self.check_labels(labels, x.shape[0])
-        z = torch.randn(x.shape[0], self.latent_dim, device=x.device, dtype=x.dtype)
-        with torch.set_grad_enabled(keep_fakes):
-            fakes = self(z, labels)  # (N, *shape), a graph into G only to keep
+        fakes = self.draw_fakes(x.shape[0], labels, graph=keep_fakes, like=x)  # (N, *shape)
         fake = fakes.detach()  # what D trains on: no gradient reaches G
         if cfg.r1 > 0:
             x = x.detach().requires_grad_(True)
@@ -268,11 +270,8 @@ class GAN(AdversarialModel):
         into G): ``loss`` (with its graph through D into G) and ``g_loss`` (detached)."""
         labels = self.check_labels(labels, n)
         if fakes is None:
-            z = torch.randn(n, self.latent_dim, device=self.device, dtype=self.dtype)  # (n, L)
-            fakes = self(z, labels)  # (n, *shape)
-        else:
-            self.check_fakes(fakes, n)
-        fake_logits = self.critic(fakes, labels)  # (n,)
+            fakes = self.draw_fakes(n, labels, graph=True)  # (n, *shape)
+        fake_logits = self.critic(self.check_fakes(fakes, n), labels)  # (n,)
         loss = losses.generator_loss(self.loss_name, fake_logits)
         return {"loss": loss, "g_loss": loss.detach()}
 

@@ -267,6 +267,11 @@ class ProGAN(AdversarialModel):
 
     # -- the two players' losses (routed through Fabric: see forward_methods) ---------------
 
+    def generator_forward(self, z: Tensor, labels: Tensor | None) -> Tensor:
+        """The training generator's G(z) at the current stage, (N, C, r, r)."""
+        st = self.stage()
+        return self.generator(z, st.level, st.alpha)
+
     def discriminator_loss(
         self, images: Tensor, labels: Tensor | None = None, *, keep_fakes: bool = False
     ) -> dict[str, Tensor]:
@@ -287,9 +292,7 @@ class ProGAN(AdversarialModel):
         cfg = self.config
         st = self.stage()
         x = self.real_at(self.to_model_space(images), st)  # (N, C, r, r)
-        z = torch.randn(x.shape[0], self.latent_dim, device=x.device, dtype=x.dtype)
-        with torch.set_grad_enabled(keep_fakes):
-            fakes = self.generator(z, st.level, st.alpha)  # (N, C, r, r), graph only to keep
+        fakes = self.draw_fakes(x.shape[0], None, graph=keep_fakes, like=x)  # (N, C, r, r)
         fake = fakes.detach()  # what D trains on: no gradient reaches G
         real_scores = self.critic(x, st)  # (N,)
         fake_scores = self.critic(fake, st)  # (N,)
@@ -317,13 +320,9 @@ class ProGAN(AdversarialModel):
         """G's loss -E D(G(z)) on n fresh samples at the current stage, or on ``fakes``
         (the D step's, with their graph into G): ``loss`` (with its graph through D into
         G) and ``g_loss`` (detached)."""
-        st = self.stage()
         if fakes is None:
-            z = torch.randn(n, self.latent_dim, device=self.device, dtype=self.dtype)  # (n, L)
-            fakes = self.generator(z, st.level, st.alpha)  # (n, C, r, r)
-        else:
-            self.check_fakes(fakes, n)
-        fake_scores = self.critic(fakes, st)  # (n,)
+            fakes = self.draw_fakes(n, None, graph=True)  # (n, C, r, r)
+        fake_scores = self.critic(self.check_fakes(fakes, n), self.stage())  # (n,)
         loss = losses.generator_loss("wgan-gp", fake_scores)
         return {"loss": loss, "g_loss": loss.detach()}
 
