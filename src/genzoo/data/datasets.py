@@ -11,6 +11,13 @@ from genzoo.errors import UserInputError
 VALID = (("8bit", "none"), ("binary", "dynamic"), ("binary", "fixed"))  # (kind, binarize)
 
 
+def _labels_at(labels: torch.Tensor | None, index: torch.Tensor) -> torch.Tensor:
+    """The labels at ``index`` (int64 (B,)), or -1 for each when there are none."""
+    return (
+        torch.index_select(labels, 0, index) if labels is not None else torch.full_like(index, -1)
+    )
+
+
 class ImageDataset(Dataset):
     """Images held in memory as uint8; ``ds[i]`` is ``(image (C, H, W) uint8, label)``.
 
@@ -81,11 +88,7 @@ class ImageDataset(Dataset):
         images = torch.index_select(self.images, 0, index)  # (B, C, H, W) uint8
         if self.binarize == "dynamic":
             images = torch.bernoulli(images.float() / 255).to(torch.uint8)  # (B, C, H, W)
-        labels = (
-            torch.index_select(self.labels, 0, index)
-            if self.labels is not None
-            else torch.full_like(index, -1)
-        )
+        labels = _labels_at(self.labels, index)
         return images, labels
 
     def subset(self, index: slice) -> ImageDataset:
@@ -142,11 +145,7 @@ class PointDataset(Dataset):
     def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The examples at ``index`` (int64 (B,)) as one batch: points (B, 2), labels (B,)
         (rows gathered by ``index_select``, as :meth:`ImageDataset.batch`)."""
-        labels = (
-            torch.index_select(self.labels, 0, index)
-            if self.labels is not None
-            else torch.full_like(index, -1)
-        )
+        labels = _labels_at(self.labels, index)
         return torch.index_select(self.points, 0, index), labels
 
     def subset(self, index: slice) -> PointDataset:

@@ -560,6 +560,7 @@ class DBM(BoltzmannMachine):
             self.register_buffer(
                 f"chain{k}", torch.bernoulli(torch.full((config.num_chains, n), 0.5))
             )
+        self._joint_schedule: tuple[float, int] | None = None  # (lr, --train.steps): lr_decay
 
     @property
     def num_hidden_layers(self) -> int:
@@ -707,10 +708,9 @@ class DBM(BoltzmannMachine):
     def joint_lr(self, step: int) -> float | None:
         """The joint-training learning rate at loop step ``step`` with ``lr_decay`` (linear
         from lr at the first joint step to 0 at --train.steps), else None."""
-        schedule = getattr(self, "_joint_schedule", None)
-        if not self.config.lr_decay or schedule is None:
+        if not self.config.lr_decay or self._joint_schedule is None:
             return None
-        lr, steps = schedule
+        lr, steps = self._joint_schedule
         first = self.num_hidden_layers * self.config.pretrain_steps
         return lr * max(0.0, 1.0 - (step - first) / max(1, steps - first))
 

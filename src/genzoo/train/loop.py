@@ -372,12 +372,13 @@ class _Trainer:
 
     def _batches(self, dataset: Dataset, start: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         fabric, train = self.fabric, self.train
-        order = (len(dataset), train.batch_size, train.seed, start, fabric.global_rank)
+        order = (len(dataset), train.batch_size, train.seed, start)
+        ranks = (fabric.global_rank, fabric.world_size)
         if callable(getattr(dataset, "batch", None)) and train.num_workers == 0:
             # In-memory genzoo datasets index a whole batch at once (ImageDataset.batch).
-            indices = step_batches(*order, fabric.world_size, tensors=True)
+            indices = step_batches(*order, *ranks, tensors=True)
             return (dataset.batch(b) for b in indices)  # type: ignore[attr-defined]
-        index_batches = step_batches(*order, fabric.world_size)
+        index_batches = step_batches(*order, *ranks)
         loader = DataLoader(dataset, batch_sampler=index_batches, num_workers=train.num_workers)
         return iter(loader)  # draws a seed from the global RNG: RNG states are restored after
 
