@@ -69,10 +69,10 @@ def compare_table(runs: list[Path], options: list[str], table_file: Path) -> tup
     return table_file.read_text().strip(), (time.monotonic() - start) / 60
 
 
-def entry_start(title: str, minutes: float, started: str) -> list[str]:
-    """An entry's first lines: ``## TITLE (date, commit)``, a blank line, and the start of
-    its paragraph: the command as run (``python benchmarks/SCRIPT ARGS``), its minutes and
-    the machine line ``started`` (:func:`machine`)."""
+def entry_start(title: str, minutes: float, started: str, details: str) -> list[str]:
+    """An entry's first lines: ``## TITLE (date, commit)``, a blank line, and its paragraph:
+    the command as run (``python benchmarks/SCRIPT ARGS``), its minutes, the machine line
+    ``started`` (:func:`machine`) and ``details`` (the rest of the sentence on)."""
     import shlex
     import sys
     import time
@@ -81,7 +81,8 @@ def entry_start(title: str, minutes: float, started: str) -> list[str]:
     return [
         f"## {title} ({time.strftime('%Y-%m-%d')}, commit {START_COMMIT})",
         "",
-        f"`python benchmarks/{script} {shlex.join(sys.argv[1:])}` ({minutes:.0f} min); {started}",
+        f"`python benchmarks/{script} {shlex.join(sys.argv[1:])}` ({minutes:.0f} min); "
+        f"{started}{details}",
     ]
 
 

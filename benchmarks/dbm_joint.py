@@ -76,13 +76,14 @@ def main() -> None:
         )
         print(rows[-1], file=sys.stderr)
     minutes = (time.monotonic() - t0) / 60
-    start = entry_start("DBM joint training, settings compared", minutes, started)
+    details = (
+        f". Each variant: `genzoo train {' '.join(RECIPE)} OPTIONS` (same seed), then "
+        f"`genzoo eval RUN --split test --n {args.n} --ais-runs {args.ais_runs} --ais-betas "
+        f"{args.ais_betas}`; train time includes start-up."
+    )
     record(
         [
-            *start[:-1],
-            start[-1] + f". Each variant: `genzoo train {' '.join(RECIPE)} OPTIONS` (same "
-            f"seed), then `genzoo eval RUN --split test --n {args.n} --ais-runs "
-            f"{args.ais_runs} --ais-betas {args.ais_betas}`; train time includes start-up.",
+            *entry_start("DBM joint training, settings compared", minutes, started, details),
             "",
             "| variant | options | train time | log Z (AIS) | test NLL bound, nats/image |",
             "|---|---|---|---|---|",

@@ -74,13 +74,15 @@ def main() -> None:
         )
         print(rows[-1], file=sys.stderr)
     minutes = (time.monotonic() - t0) / 60
-    start = entry_start("GAN step, G reusing the D step's samples vs fresh ones", minutes, started)
+    details = (
+        ". Bare training steps (non-saturating loss, batch 64 of 1x28x28), "
+        f"{args.seconds:g} s each after 5 warm-up steps, reuse / fresh alternated in one process."
+    )
     record(
         [
-            *start[:-1],
-            start[-1] + ". Bare training steps (non-saturating loss, batch 64 of 1x28x28), "
-            f"{args.seconds:g} s each after 5 warm-up steps, reuse / fresh alternated in one "
-            "process.",
+            *entry_start(
+                "GAN step, G reusing the D step's samples vs fresh ones", minutes, started, details
+            ),
             "",
             "| size | reuse_fakes img/s | fresh img/s | reuse/fresh per round | median |",
             "|---|---|---|---|---|",

@@ -224,20 +224,21 @@ def main() -> None:
         )
         print(rows[-1], file=sys.stderr)
     minutes = (time.monotonic() - t0) / 60
-    start = entry_start("Training loop beside the bare step, every family", minutes, started)
+    details = (
+        "; load average at the end "
+        + ", ".join(f"{x:.1f}" for x in __import__("os").getloadavg())
+        + f". Steps {args.warmup}..{args.steps - 2} of {args.steps} timed, same seed, "
+        "same step indices, in-memory random data; loop at its defaults (log 50, "
+        "checkpoint 500, grid 1000, family grad-clip), progress bar off"
+        + (", both compiled" if args.compile else "")
+        + (f", device {args.device}" if args.device != "cpu" else "")
+        + ". Amortised: a checkpoint (the loop's final one, timed) and a sample grid "
+        "(timed once) spread over their intervals."
+    )
+    title = "Training loop beside the bare step, every family"
     record(
         [
-            *start[:-1],
-            start[-1]
-            + "; load average at the end "
-            + ", ".join(f"{x:.1f}" for x in __import__("os").getloadavg())
-            + f". Steps {args.warmup}..{args.steps - 2} of {args.steps} timed, same seed, "
-            "same step indices, in-memory random data; loop at its defaults (log 50, "
-            "checkpoint 500, grid 1000, family grad-clip), progress bar off"
-            + (", both compiled" if args.compile else "")
-            + (f", device {args.device}" if args.device != "cpu" else "")
-            + ". Amortised: a checkpoint (the loop's final one, timed) and a sample grid "
-            "(timed once) spread over their intervals.",
+            *entry_start(title, minutes, started, details),
             "",
             "| family | parameters | batch | bare img/s | loop img/s | loop/bare per round | "
             "loop/bare | median-step ratio | loop's own work per step (share of a bare step) "
