@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("genzoo.viz.grid", "genzoo.viz.points", "genzoo.viz.latent", "genzoo.viz.prior"),
     ("genzoo.viz",),
     ("genzoo.train.checkpoint",),
-    ("genzoo.runs", "genzoo.train"),
+    ("genzoo.runs", "genzoo.train", "genzoo.zoo"),
     ("genzoo.metrics",),
     ("genzoo.evaluation",),
     ("genzoo.viz.views", "genzoo.report"),

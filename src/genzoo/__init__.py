@@ -8,6 +8,7 @@ Quick start::
     nats = model.log_prob(images)                      # (8,) exact log-likelihood, nats
     x = model.sample(16, generator=torch.Generator().manual_seed(0))   # uint8 (16, 1, 28, 28)
     trained = genzoo.load("runs/pcnn")                 # a run directory or an export
+    gan = genzoo.load("zoo:gan-fashion-mnist")         # a shipped model (genzoo zoo lists them)
 
 Heavy modules (torch) are imported on first use, so ``import genzoo`` and the command
 line's ``--help`` stay fast.
@@ -24,7 +25,7 @@ __all__ = ["__version__", "create_model", "data", "list_models", "load"]
 if TYPE_CHECKING:
     from genzoo import data
     from genzoo.registry import create_model
-    from genzoo.runs import load
+    from genzoo.zoo import load_ref as load
 
 
 def list_models() -> list[str]:
@@ -40,9 +41,9 @@ def __getattr__(name: str) -> Any:
 
         return create_model
     if name == "load":
-        from genzoo.runs import load
+        from genzoo.zoo import load_ref
 
-        return load
+        return load_ref
     if name == "data":
         import importlib
 

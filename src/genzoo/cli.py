@@ -73,7 +73,7 @@ class SampleCommand:
     """Draw samples from a trained model (or complete test images) into a PNG grid."""
 
     run: tyro.conf.Positional[Path]
-    """A run directory or an exported model folder."""
+    """A run directory, an exported model folder, or zoo:NAME (genzoo zoo lists them)."""
     n: Annotated[int, tyro.conf.arg(aliases=("-n",))] = 64
     """Number of samples."""
     seed: int = 0
@@ -160,7 +160,7 @@ class EvalCommand(_EvalOptions):
     are added to the run's eval/SPLIT.json."""
 
     run: tyro.conf.Positional[Path]
-    """A run directory or an exported model folder."""
+    """A run directory, an exported model folder, or zoo:NAME (genzoo zoo lists them)."""
     metrics: Annotated[str | None, tyro.conf.arg(help=metrics_help() + " Default: nll.")] = None
 
 
@@ -182,7 +182,7 @@ class CompareCommand(_CompareOptions):
     already stores for its current weights are reused) and print one table with units."""
 
     runs: tyro.conf.Positional[tuple[Path, ...]] = ()
-    """Run directories (or exported models with --data)."""
+    """Run directories, zoo:NAME models (or exported models with --data)."""
     out: Path | None = None
     """Also write the table here: .md, .csv, .txt or .json (all figures)."""
     format: Literal["text", "markdown", "csv", "json"] | None = None
@@ -196,7 +196,7 @@ class ReportCommand(_CompareOptions):
     and its configuration. Self-contained (images embedded); opens offline."""
 
     runs: tyro.conf.Positional[tuple[Path, ...]] = ()
-    """Run directories."""
+    """Run directories or zoo:NAME models."""
     out: Path = Path("report.html")
     """The HTML file to write."""
     title: str = "genzoo report"
@@ -208,7 +208,7 @@ class ExportCommand:
     """Write a run's model as config.json + model.safetensors into a folder."""
 
     run: tyro.conf.Positional[Path]
-    """A run directory."""
+    """A run directory or zoo:NAME."""
     out: Path = Path("exported")
     """Folder to write."""
     raw: bool = False
@@ -236,6 +236,16 @@ class DataPrepare:
     """Image size for image-folder datasets."""
 
 
+@dataclass
+class ZooCommand:
+    """List the shipped models (the zoo) with the figures measured on them."""
+
+    name: tyro.conf.Positional[str | None] = None
+    """Show one model's card (zoo:NAME or NAME) instead of the tables."""
+    format: str = "text"
+    """Table format: text, markdown or csv."""
+
+
 DataCommand = (
     Annotated[DataList, tyro.conf.subcommand("list")]
     | Annotated[DataPrepare, tyro.conf.subcommand("prepare")]
@@ -245,7 +255,7 @@ DataCommand = (
 @dataclass
 class _VizOptions:
     run: tyro.conf.Positional[Path]
-    """A run directory or an exported model folder (a model with a latent space: vae)."""
+    """A run directory, an exported model folder or zoo:NAME."""
     seed: int = 0
     """Seed of the random draws (dynamic binarisation of the images shown)."""
     scale: int = 2
@@ -565,12 +575,13 @@ def run_sample(argv: Sequence[str]) -> int:
     import torch
 
     from genzoo.progress import tracking
-    from genzoo.runs import Run, parse_indices
+    from genzoo.runs import parse_indices
     from genzoo.viz import save_grid
     from genzoo.viz.views import completion_grid
+    from genzoo.zoo import open_run
 
     device = _device(args.device)
-    run = Run(args.run)
+    run = open_run(args.run)
     model = run.load_model(device)  # a mistyped run is named before --out is looked at
     _check_out_file(args.out, args.force)
     g = torch.Generator(device).manual_seed(args.seed)
@@ -617,7 +628,7 @@ def _save_points(run: Any, points: Any, labels: Any, out: Path, title: str) -> N
     """Scatter 2-D samples over the density of the run's dataset (when run.json names it)."""
     from genzoo.viz.points import save_scatter
 
-    density = getattr(run.dataset("test"), "log_prob", None) if run.is_run else None
+    density = getattr(run.dataset("test"), "log_prob", None) if run.has_dataset else None
     save_scatter(points.cpu(), out, labels=labels, log_density=density, title=title)
 
 
@@ -685,13 +696,23 @@ def run_report(argv: Sequence[str]) -> int:
 
 def run_export(argv: Sequence[str]) -> int:
     args = tyro.cli(ExportCommand, args=argv, prog="genzoo export")
-    from genzoo.runs import Run
+    from genzoo.zoo import ZooRun, open_run
 
     if (args.out / "model.safetensors").exists() and not args.force:
         raise UserInputError(
             f"{args.out} holds an export; pass --force to overwrite it or choose another --out"
         )
-    step = Run(args.run).export(args.out, raw=args.raw)
+    run = open_run(args.run)
+    if isinstance(run, ZooRun):  # a shipped model is an export already: copy it
+        from genzoo.io import atomic_path
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        for name in ("config.json", "model.safetensors"):
+            with atomic_path(args.out / name) as tmp:
+                tmp.write_bytes((run.export_dir / name).read_bytes())
+        print(f"wrote {args.out}/config.json and {args.out}/model.safetensors ({run.label})")
+        return 0
+    step = run.export(args.out, raw=args.raw)
     print(f"wrote {args.out}/config.json and {args.out}/model.safetensors (step {step})")
     return 0
 
@@ -723,10 +744,11 @@ def run_viz(argv: Sequence[str]) -> int:
     args = tyro.cli(VizCommand, args=argv, prog="genzoo viz")  # type: ignore[call-overload]
     import torch
 
-    from genzoo.runs import Run, parse_indices
+    from genzoo.runs import parse_indices
     from genzoo.viz import latent, save_grid, views
+    from genzoo.zoo import open_run
 
-    run = Run(args.run)
+    run = open_run(args.run)
     model = run.load_model(_device(args.device))
     _check_out_file(args.out, args.force)
     torch.manual_seed(args.seed)
@@ -759,6 +781,31 @@ def run_viz(argv: Sequence[str]) -> int:
     return 0
 
 
+def run_zoo(argv: Sequence[str]) -> int:
+    args = tyro.cli(ZooCommand, args=argv, prog="genzoo zoo")
+    from genzoo import zoo
+    from genzoo.report.compare import TABLE_FORMATS
+    from genzoo.report.zoo import describe_entry, zoo_tables
+
+    if args.format not in TABLE_FORMATS or args.format == "json":
+        raise UserInputError(f"unknown --format {args.format!r}; choose text, markdown or csv")
+    if args.name is not None:
+        entry = zoo.get(args.name)
+        zoo.verify(entry)
+        print("\n".join(describe_entry(entry)))
+        return 0
+    tables = zoo_tables()
+    if not tables:
+        print("no zoo models are shipped with this genzoo")
+        return 0
+    width = shutil.get_terminal_size((120, 24)).columns
+    for dataset, table in tables:
+        print(f"\n{dataset}:")
+        print(table.render(args.format, width=width if args.format == "text" else None), end="")
+    print("\nuse a model as zoo:NAME: genzoo sample zoo:NAME -n 64 --out s.png; 'genzoo zoo NAME'")
+    return 0
+
+
 COMMANDS: dict[str, tuple[str, Callable[[Sequence[str]], int]]] = {
     "train": ("Train a model: genzoo train MODEL --data NAME --out DIR", run_train_command),
     "sample": ("Draw samples or completions into a PNG grid", run_sample),
@@ -767,6 +814,7 @@ COMMANDS: dict[str, tuple[str, Callable[[Sequence[str]], int]]] = {
     "report": ("One static HTML page comparing runs: table, samples, neighbours", run_report),
     "export": ("Export a run's model (config.json + model.safetensors)", run_export),
     "data": ("Datasets: 'genzoo data list', 'genzoo data prepare NAME'", run_data),
+    "zoo": ("The shipped, trained models and their figures (use them as zoo:NAME)", run_zoo),
     "viz": (
         "Views: manifold, latents, interpolate, reconstruct (vae); arithmetic (gan); growth "
         "(progan); chain, filters (rbm, dbm); nearest (any)",

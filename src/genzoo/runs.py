@@ -116,6 +116,21 @@ class Run:
         return (self.path / RUN_FILE).is_file()
 
     @property
+    def ref(self) -> str | Path:
+        """What names this run on the command line (its folder; ``zoo:NAME`` for a zoo model)."""
+        return self.path
+
+    @property
+    def has_dataset(self) -> bool:
+        """True when the run knows its dataset (a run directory, or ``data`` given)."""
+        return self.is_run or self.data is not None
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        """What the report shows of how the model was made: ``run.json`` ({} for an export)."""
+        return self.meta if self.is_run else {}
+
+    @property
     def label(self) -> str:
         """The name of the run in tables: its folder's name."""
         return self.path.resolve().name or str(self.path)

@@ -28,10 +28,11 @@ LIKELIHOOD_KEYS = (
 
 
 def open_run(run: str | Path | Run, settings: EvalSettings) -> Run:
-    """A :class:`Run` with the settings' dataset override (a Run given is used as it is)."""
-    if isinstance(run, Run):
-        return run
-    return Run(run, data=settings.data, data_root=settings.data_root)
+    """A :class:`Run` (or a zoo model, ``zoo:NAME``) with the settings' dataset override
+    (a Run given is used as it is)."""
+    from genzoo.zoo import open_run as open_ref
+
+    return open_ref(run, data=settings.data, data_root=settings.data_root)
 
 
 def _against(run: Run, split: str, images: torch.Tensor, max_value: int) -> dict[str, Any]:

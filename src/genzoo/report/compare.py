@@ -24,6 +24,7 @@ from genzoo.errors import UserInputError
 from genzoo.evaluation.settings import EvalSettings
 from genzoo.evaluation.table import METRICS, RowFacts
 from genzoo.runs import Run
+from genzoo.zoo import open_run
 
 TABLE_FORMATS = ("text", "markdown", "csv", "json")
 
@@ -33,7 +34,7 @@ class RunResult:
     """One run's figures, as :func:`compare_runs` found or computed them.
 
     Attributes:
-        run: the run directory (or export).
+        run: the run directory (or export, or ``zoo:NAME``).
         label: the name shown in tables (the folder's name).
         model: the model family (registry name).
         num_params: trainable parameters.
@@ -43,7 +44,7 @@ class RunResult:
         loaded: the loaded model (kept for the report's pictures; None for the real row).
     """
 
-    run: Path
+    run: Path | str
     label: str
     model: str
     num_params: int
@@ -156,13 +157,16 @@ def open_runs(runs: Sequence[str | Path], settings: EvalSettings) -> list[Run]:
     seen: set[Path] = set()
     opened = []
     for path in runs:
-        if not Path(path).exists():
-            raise UserInputError(f"{path} does not exist; pass run directories of 'genzoo train'")
-        key = Path(path).resolve()
+        run = open_run(path, data=settings.data, data_root=settings.data_root)
+        if not run.path.exists():
+            raise UserInputError(
+                f"{path} does not exist; pass run directories of 'genzoo train' or zoo:NAME"
+            )
+        key = run.path.resolve()
         if key in seen:
             raise UserInputError(f"{path} is named twice; name each run once")
         seen.add(key)
-        opened.append(Run(path, data=settings.data, data_root=settings.data_root))
+        opened.append(run)
     specs = {str(r.path): r.dataset_name for r in opened}
     if len(set(specs.values())) > 1:
         listing = ", ".join(f"{r}: {s}" for r, s in specs.items())
@@ -209,7 +213,7 @@ def compare_runs(
         )
         results.append(
             RunResult(
-                run=run.path,
+                run=run.ref,
                 label=run.label,
                 model=model.name,
                 num_params=sum(p.numel() for p in model.parameters()),

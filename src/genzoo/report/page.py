@@ -38,6 +38,7 @@ from genzoo.evaluation.settings import EvalSettings
 from genzoo.io import atomic_path
 from genzoo.report.compare import RunResult, Table, build_table, compare_runs
 from genzoo.runs import Run
+from genzoo.zoo import open_run
 
 SAMPLES_SHOWN = 64
 NEIGHBOURS_ROWS = 8
@@ -144,7 +145,7 @@ def run_figures(run: Run, model: Any, *, seed: int = 0) -> list[Figure]:
     (completion, encoder, latent space, Gibbs chain, growth) are added, the others skipped.
 
     The datasets come from ``run`` (with its ``--data`` override, as the table's do)."""
-    has_data = run.is_run or run.data is not None
+    has_data = run.has_dataset
     if model.data.is_points:
         return _points_figures(run, model, seed, has_data) + _curves_figure(run.path)
     figures = _sample_figures(run, model, seed, has_data)
@@ -447,7 +448,9 @@ def write_report(
     table = build_table(results, settings)
     if echo:
         echo("\n" + table.render("text", width=shutil.get_terminal_size((120, 24)).columns))
-    opened = {r.run: Run(r.run, data=settings.data, data_root=settings.data_root) for r in results}
+    opened = {
+        r.run: open_run(r.run, data=settings.data, data_root=settings.data_root) for r in results
+    }
     ref = opened[results[0].run].dataset(settings.split)
     if hasattr(ref, "points"):  # 2-D toy data
         real = Figure(
@@ -467,7 +470,7 @@ def write_report(
     for result in bar(None, "pictures", "run", disable=not progress, iterable=models):
         run = opened[result.run]
         figures = run_figures(run, result.loaded, seed=settings.seed)
-        info = run.meta if run.is_run else {}
+        info = run.facts
         pages.append((result, figures, info))
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     meta = [
