@@ -133,6 +133,14 @@ def test_commands_take_zoo_names(zoo_root, tmp_path, capsys):
     assert main(["compare", "zoo:tiny-digits", "--metrics", "nll", "--n", "32",
                  "--no-real-row", "--out", str(out)]) == 0  # fmt: skip
     assert "zoo:tiny-digits" in out.read_text()
+    page = tmp_path / "r.html"
+    assert main(["report", "zoo:tiny-digits", "--metrics", "nll", "--n", "32", "--no-real-row",
+                 "--out", str(page)]) == 0  # fmt: skip
+    assert "zoo:tiny-digits" in page.read_text() and "looked at: noise" in page.read_text()
+    assert (
+        main(["viz", "nearest", "zoo:tiny-digits", "--n", "2", "--out", str(tmp_path / "v.png")])
+        == 0
+    )
     assert main(["export", "zoo:tiny-digits", "--out", str(tmp_path / "exp")]) == 0
     assert genzoo.load(str(tmp_path / "exp")).name == "pixelcnn"
     assert main(["zoo"]) == 0
