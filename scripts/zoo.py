@@ -72,6 +72,14 @@ def git_commit() -> str:
         return "unknown"
 
 
+def shown(path: Path) -> str:
+    """A path as the commands of the manifest show it: relative to the checkout."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def eval_args(run: Path, ev: dict, density: bool, metrics: str | None = None) -> list[str]:
     wanted = [m for m in (metrics or ev["metrics"]).split(",") if density or m != "nll"]
     args = ["eval", str(run), "--metrics", ",".join(wanted), "--n", str(ev["n"])]
@@ -116,17 +124,23 @@ def build(args: argparse.Namespace) -> int:
         density = Run(out).load_model().density is not None
         env = {**os.environ, "GENZOO_THREADS": str(args.threads)}
         extra: dict = {"commit": commit, "eval_command": None, "threads": args.threads}
-        if entry.get("inception"):
+        if args.reuse:  # facts and notes again; the figures stored in the run by its eval
+            from genzoo.zoo import get
+
+            old = get(name).record
+            extra = {k: old[k] for k in (*extra, "inception", "inception_command") if k in old}
+        elif entry.get("inception"):
             cmd = eval_args(out, ev | {"features": "inception"}, False, "fid,kid,pr,dc")
             print(f"== {name}: genzoo {' '.join(cmd)}", flush=True)
             subprocess.run([*GENZOO, *cmd], cwd=ROOT, env=env, check=True)
             stored = json.loads((out / "eval" / "test.json").read_text())
             extra["inception"] = {m: stored[m] for m in ("fid", "kid", "pr", "dc") if m in stored}
-            extra["inception_command"] = "genzoo " + " ".join(cmd)
-        cmd = eval_args(out, ev, density)
-        print(f"== {name}: genzoo {' '.join(cmd)}", flush=True)
-        subprocess.run([*GENZOO, *cmd], cwd=ROOT, env=env, check=True)
-        extra["eval_command"] = "genzoo " + " ".join(cmd)
+            extra["inception_command"] = "genzoo " + " ".join(cmd).replace(str(out), shown(out))
+        if not args.reuse:
+            cmd = eval_args(out, ev, density)
+            print(f"== {name}: genzoo {' '.join(cmd)}", flush=True)
+            subprocess.run([*GENZOO, *cmd], cwd=ROOT, env=env, check=True)
+            extra["eval_command"] = "genzoo " + " ".join(cmd).replace(str(out), shown(out))
         train_cmd = f"genzoo train {entry['model']} --config {entry['recipe']} --out RUN"
         train_cmd += "".join(f" {o}" for o in entry.get("options", []))
         train_cmd += f" --train.threads 1 --train.max-minutes {entry.get('max_minutes', 0)}"
@@ -153,6 +167,9 @@ def main() -> int:
     b.add_argument("--only", help="comma-separated entry names")
     b.add_argument("--runs", default=str(ROOT / "runs" / "zoo"), help="where the runs live")
     b.add_argument("--threads", type=int, default=2, help="CPU threads of the evaluation")
+    b.add_argument("--reuse", action="store_true",
+                   help="evaluate nothing: copy the run again with the figures its last "
+                        "build stored (to update facts or the looked-at note)")  # fmt: skip
     args = p.parse_args()
     return train(args) if args.command == "train" else build(args)
 

@@ -10,6 +10,7 @@ run's export and those stored figures into the package with the facts of the run
 from __future__ import annotations
 
 import datetime
+import os
 import platform
 import shutil
 import tempfile
@@ -20,6 +21,19 @@ from genzoo.errors import MissingFileError, UserInputError
 from genzoo.io import write_json
 from genzoo.runs import Run
 from genzoo.zoo import MANIFEST_FORMAT, read_manifest, sha256_of
+
+
+def machine() -> str:
+    """The CPU model and core count (what the budgets in minutes were measured on)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores"
 
 
 def add_to_zoo(
@@ -75,8 +89,10 @@ def add_to_zoo(
     # the folder is replaced whole: files written beside it, then renamed into place
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
     try:
+        tmp.chmod(0o755)  # package data: readable by every user of an installed genzoo
         for f in ("config.json", "model.safetensors"):
-            shutil.copy2(src / f, tmp / f)
+            shutil.copyfile(src / f, tmp / f)
+            (tmp / f).chmod(0o644)
         dest = root / name
         if dest.exists():
             old = dest.with_name(f".{name}.old")
@@ -104,7 +120,7 @@ def add_to_zoo(
         "epochs": info.get("epochs"),
         "train_seconds": info.get("seconds"),
         "batch_size": info.get("batch_size"),
-        "machine": platform.processor() or platform.machine(),
+        "machine": machine(),
         "date": datetime.date.today().isoformat(),
         "note": note,
         "figures": {"test": figures} if figures else {},
