@@ -14,6 +14,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 LAYERS: list[tuple[str, ...]] = [
     ("genzoo._version", "genzoo.errors", "genzoo.io", "genzoo.config", "genzoo.threads"),
+    ("genzoo.declare",),  # what families declare for the upper floors (torch-free)
     ("genzoo.progress",),  # above threads: its bars tick the thread tuner
     ("genzoo.data",),
     ("genzoo.nn", "genzoo.losses"),

@@ -15,9 +15,10 @@ Contract (see ../shared/GUIDE.md):
 - ``forward`` stays the plain network output.
 
 What a model can do is declared on its class (``density``, ``has_latent``,
-``has_encoder``, ``can_complete``, ``sample_options``, ``gibbs_chain``, ``grows``) and read
-by everything above the models, never probed; tests/test_contract.py checks each
-declaration against behaviour.
+``has_encoder``, ``can_complete``, ``sample_options``, ``likelihood_terms``) and read by
+everything above the models, never probed; tests/test_contract.py checks each declaration
+against behaviour. What the upper floors show of a family (its views, its sample and
+estimator options) is declared beside its config (:mod:`genzoo.declare`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from genzoo.config import DataSpec, TrainConfig
+from genzoo.declare import Term
 from genzoo.errors import NoDensityError, UserInputError
 
 
@@ -92,16 +94,14 @@ class GenerativeModel(nn.Module):
     can_complete: ClassVar[bool] = False
     """``complete(images, num_known_rows, *, labels, generator, **sample options)`` fills
     in the bottom of images (autoregressive models)."""
-    gibbs_chain: ClassVar[bool] = False
-    """The model samples by a Gibbs chain from a random start and its first layer's weights
-    are images (Boltzmann machines): the chain-over-time and filter views apply
-    (``init_state``, ``gibbs_sweep``, ``to_images``, ``stack``)."""
-    grows: ClassVar[bool] = False
-    """The model is grown level by level (progressive GAN): ``decode_levels(z, labels)``
-    gives the images of codes z at every level trained so far, the growth view applies."""
     sample_options: ClassVar[tuple[str, ...]] = ()
     """Keyword options ``sample`` (and ``complete``) take beyond n, labels and generator,
     e.g. ("sampler",) for autoregressive models, ("truncation",) for GANs."""
+    likelihood_terms: ClassVar[tuple[Term, ...]] = (Term("nll", "exact", "exact"),)
+    """What each key of :meth:`nll_terms` is (label, kind, note; keys and labels may name
+    estimator options in braces, :class:`genzoo.declare.Term`): evaluation stores the
+    label and kind with each figure, so nothing above the models parses term names. The
+    default is the exact ``"nll"`` of the default ``nll_terms``."""
     forward_methods: ClassVar[tuple[str, ...]] = ("loss",)
     """Methods the loop routes through Fabric's module wrapper (for DDP and precision)."""
 
@@ -179,8 +179,8 @@ class GenerativeModel(nn.Module):
         """Per-example negative log-likelihood figures in nats, for ``genzoo eval``.
 
         The default is ``{"nll": -log_prob}``. A family whose likelihood is bounded or
-        estimated returns one entry per estimator, named so the name says what it is (e.g.
-        ``"nll_elbo"``, ``"nll_iwae5000"``), draws its randomness from ``generator`` (never
+        estimated returns one entry per estimator, each declared in
+        :attr:`likelihood_terms`, draws its randomness from ``generator`` (never
         the global RNG), and may read estimator options (e.g. ``iwae_k``); options a family
         does not use are ignored, so ``genzoo eval`` can pass them to every model.
         """

@@ -176,7 +176,6 @@ class ProGAN(AdversarialModel):
 
     name = "progan"
     has_latent = True
-    grows = True
     has_encoder = False
     sample_options = ("truncation",)
 
