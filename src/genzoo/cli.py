@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
-import json
 import shutil
 import sys
 import typing
@@ -27,7 +26,7 @@ import tyro
 
 from genzoo import threads
 from genzoo._version import __version__
-from genzoo.config import TrainConfig, from_dict, load_recipe, to_dict
+from genzoo.config import RECIPE_KEYS, TrainConfig, apply_recipe, load_recipe, to_dict, to_toml
 from genzoo.declare import View, flag
 from genzoo.errors import ConfigError, GenzooError, UserInputError
 from genzoo.evaluation.table import metrics_help
@@ -365,7 +364,7 @@ def run_train(model_name: str, argv: Sequence[str]) -> int:
                 )
             recipe = load_recipe(Path(argv[i + 1]))
             del argv[i : i + 2]
-            default = _apply_recipe(default, recipe)
+            default = apply_recipe(default, recipe)
         # tyro spells booleans True/False; accept any case, as the issues and recipes write them
         argv = [a.capitalize() if a.lower() in ("true", "false") else a for a in argv]
         args = _parse_train(
@@ -375,7 +374,7 @@ def run_train(model_name: str, argv: Sequence[str]) -> int:
         raise _flag_error(e, entry.config_class) from None
     if args.print_config:
         settings = to_dict(args)
-        print(_to_toml({k: settings[k] for k in (*RECIPE_KEYS, "model", "train")}))
+        print(to_toml({k: settings[k] for k in (*RECIPE_KEYS, "model", "train")}))
         return 0
 
     from genzoo.runs import Run
@@ -402,9 +401,6 @@ def run_train(model_name: str, argv: Sequence[str]) -> int:
     return 0
 
 
-RECIPE_KEYS = ("data", "out", "data_root", "image_size", "note")
-
-
 def _given_options(argv: Sequence[str]) -> set[str]:
     """The settings named on the command line: 'train.lr', 'model.hidden_channels', 'data'."""
     given = set()
@@ -416,36 +412,6 @@ def _given_options(argv: Sequence[str]) -> set[str]:
         field = field.removeprefix("no-")
         given.add(f"{section}.{field}".lstrip(".").replace("-", "_"))
     return given - {"print_config", "config"}
-
-
-def _apply_recipe(default: TrainCommand, recipe: dict[str, Any]) -> TrainCommand:
-    """The recipe's settings as the defaults of the train command."""
-    recipe = dict(recipe)
-    model = from_dict(type(default.model), recipe.pop("model", {}), where="recipe [model]")
-    train = from_dict(TrainConfig, recipe.pop("train", {}), where="recipe [train]")
-    unknown = sorted(set(recipe) - set(RECIPE_KEYS))
-    if unknown:
-        raise UserInputError(
-            f"recipe: unknown setting(s) {', '.join(unknown)}; known: "
-            f"[model], [train], {', '.join(RECIPE_KEYS)}"
-        )
-    fields = {k: (Path(v) if k in ("out", "data_root") else v) for k, v in recipe.items()}
-    return dataclasses.replace(default, model=model, train=train, **fields)
-
-
-def _to_toml(d: dict[str, Any]) -> str:
-    """A flat settings dict (scalars, plus [model] and [train] tables) as TOML."""
-
-    def value(v: Any) -> str:
-        return json.dumps(v) if not isinstance(v, bool) else str(v).lower()
-
-    lines = [f"{k} = {value(v)}" for k, v in d.items() if not isinstance(v, dict) and v is not None]
-    for k, v in d.items():
-        if isinstance(v, dict):
-            lines += ["", f"[{k}]"] + [
-                f"{kk} = {value(vv)}" for kk, vv in v.items() if vv is not None
-            ]
-    return "\n".join(lines)
 
 
 def run_sample(argv: Sequence[str]) -> int:
