@@ -38,7 +38,9 @@ from genzoo.errors import NoDensityError, UserInputError
 
 @dataclass
 class StepContext:
-    """What the loop hands to :meth:`GenerativeModel.training_step`.
+    """What the loop hands to :meth:`GenerativeModel.training_step`: the seam through
+    which a model reaches what the loop owns (its optimizers' rates and state, the world
+    of processes), so that no model imports the trainer, Lightning or torch.distributed.
 
     Attributes:
         model: the model as wrapped by Lightning Fabric; call the methods named in
@@ -47,12 +49,28 @@ class StepContext:
         step: the global step about to be taken (0-based).
         optimize: ``optimize(name, loss)`` zeroes that optimizer's gradients, back-propagates
             ``loss`` (through Fabric, for precision and gradient sync), clips and steps.
+        world_size: processes training together (each takes its share of the batch).
+        rank: this process's index among them.
     """
 
     model: Any
     optimizers: dict[str, torch.optim.Optimizer]
     step: int
     optimize: Callable[[str, Tensor], None]
+    world_size: int = 1
+    rank: int = 0
+
+    def set_lr(self, name: str, lr: float) -> None:
+        """Set the learning rate of optimizer ``name`` (every parameter group) for the
+        steps from now on: a model's own schedule, e.g. a linear decay."""
+        for group in self.optimizers[name].param_groups:  # shared with Fabric's wrapper
+            group["lr"] = lr
+
+    def reset_optimizers(self) -> None:
+        """Forget every optimizer's state (e.g. Adam's moments and step counts), as at a
+        new training phase."""
+        for opt in self.optimizers.values():
+            opt.state.clear()  # Fabric's wrapper shares the optimizer's state
 
 
 Density = Literal["exact", "bound", "estimate"] | None

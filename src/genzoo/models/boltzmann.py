@@ -728,8 +728,7 @@ class DBM(BoltzmannMachine):
             return out | {"layer": torch.tensor(float(layer))}
         lr = self.joint_lr(ctx.step)
         if lr is not None:
-            for group in ctx.optimizers["joint"].param_groups:  # Fabric's shares them
-                group["lr"] = lr
+            ctx.set_lr("joint", lr)
         out = ctx.model.joint_terms(images)
         chains, means = out.pop("chains"), out.pop("means")
         ctx.optimize("joint", out["loss"])
