@@ -214,6 +214,7 @@ def test_every_recipe_in_configs_is_valid(capsys):
     from genzoo.registry import MODELS
 
     recipes = sorted((Path(__file__).parents[1] / "configs").glob("**/*.toml"))
+    recipes = [r for r in recipes if r.name != "zoo.toml"]  # the zoo's manifest of recipes
     assert len([r for r in recipes if r.parent.name == "demo"]) == 3
     for recipe in recipes:
         stem = recipe.stem

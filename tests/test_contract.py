@@ -346,3 +346,114 @@ def test_fit_under_bf16_true_precision(name, shape, kind, tmp_path):
         2,
         *shape,
     )
+
+
+# -- declarations for the upper floors (genzoo.declare) against behaviour -------------------
+
+
+class FakeSplit:
+    """A tiny labelled split as views read it: ``images``, ``labels``, len, items."""
+
+    def __init__(self, shape, kind, n=8):
+        torch.manual_seed(2)
+        self.images = data_batch(shape, kind, n)
+        self.labels = torch.arange(n) % 2
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return self.images[i], self.labels[i]
+
+
+class FakeRun:
+    """What a view reads of a run: its datasets and ``pick_images``."""
+
+    has_dataset = True
+
+    def __init__(self, shape, kind):
+        self.split = FakeSplit(shape, kind)
+
+    def dataset(self, split):
+        return self.split
+
+    def pick_images(self, spec, option):
+        from genzoo.runs import parse_indices
+
+        picks = [i for part in spec.split(",") for i in parse_indices(part.split(":")[-1], option)]
+        return self.split.images[picks], self.split.labels[picks]
+
+
+def check_picture(picture, shape):
+    from genzoo.viz.views import Scatter
+
+    if isinstance(picture, Scatter):
+        assert picture.codes.ndim == 2 and len(picture.png()) > 0
+        return
+    images, columns = picture
+    assert images.dtype == torch.uint8 and images.ndim == 4 and images.shape[1] == shape[0]
+    assert len(images) > 0 and columns >= 1
+
+
+@pytest.mark.parametrize("name,shape,kind", [c for c in ONE_CASE if c[2] != "points"])
+def test_every_declared_view_draws_and_others_are_refused_in_one_line(name, shape, kind):
+    """Each view that applies draws with its default options and with the options of each
+    report figure it declares (a shared view may refuse its defaults, in one line naming
+    what to use instead); a view that does not apply is refused in one line."""
+    from genzoo.registry import check_view, views, views_of
+
+    model = build(name, shape, kind).eval()
+    run = FakeRun(shape, kind)
+    own = get_entry(name).declares.views
+    applies = views_of(model)
+    assert set(own) <= set(applies)
+    for view in applies:
+        check_view(view, model)
+        figures = [f.options_for(model) for f in view.report if f.applies(model, True)]
+        for i, options in enumerate([{}, *figures]):
+            try:
+                with torch.no_grad():
+                    picture = view.drawer()(model, run, view.options(**options), 0)
+            except UserInputError as e:
+                assert i == 0 and view not in own, f"{view.name}: {e}"
+                assert "\n" not in str(e) and "genzoo" in str(e)
+                continue
+            check_picture(picture, shape)
+    for view in views().values():
+        if view in applies:
+            continue
+        with pytest.raises(UserInputError) as refused:
+            check_view(view, model)
+            view.drawer()(model, run, view.options(), 0)
+        assert "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_declared_sample_options_are_the_models_and_taken_by_sample(name):
+    """The options `genzoo sample` offers a family are those its model takes (each one
+    checked against sample() by test_every_declared_sample_option_is_taken)."""
+    declared = [o.name for o in get_entry(name).declares.sample_options]
+    assert sorted(declared) == sorted(family(name).sample_options)
+
+
+@pytest.mark.parametrize("name,shape,kind", [c for c in ONE_CASE if c[2] != "points"])
+def test_every_likelihood_term_is_declared(name, shape, kind):
+    """Each key nll_terms returns, with the declared estimator options at their smallest
+    values and one above, is a declared term (label and kind filled in); an exact density
+    declares only exact terms."""
+    from genzoo.registry import estimator_options
+
+    cls = family(name)
+    if cls.density is None:
+        return
+    model = build(name, shape, kind).eval()
+    x = data_batch(shape, kind)
+    for step in (0, 1):
+        options = {k: (o.minimum or 0) + step for k, o in estimator_options().items()}
+        declared = {t.key: t for t in (t.resolve(options) for t in cls.likelihood_terms)}
+        with torch.no_grad():
+            keys = model.nll_terms(x, generator=torch.Generator().manual_seed(0), **options)
+        assert set(keys) <= set(declared), (set(keys), set(declared))
+        for key in keys:
+            assert declared[key].label and declared[key].kind in ("exact", "bound", "estimate")
+            assert cls.density != "exact" or declared[key].kind == "exact"

@@ -14,6 +14,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 LAYERS: list[tuple[str, ...]] = [
     ("genzoo._version", "genzoo.errors", "genzoo.io", "genzoo.config", "genzoo.threads"),
+    ("genzoo.declare",),  # what families declare for the upper floors (torch-free)
     ("genzoo.progress",),  # above threads: its bars tick the thread tuner
     ("genzoo.data",),
     ("genzoo.nn", "genzoo.losses"),
@@ -126,3 +127,25 @@ def test_no_import_cycles():
         if m not in state:
             visit(m, [m])
     assert cycles == []
+
+
+def test_no_model_imports_the_trainer_lightning_or_torch_distributed():
+    """What the loop owns (schedules, optimizer state, the world of processes) reaches a
+    model through its StepContext, never through an import."""
+    found = []
+    for module, path in modules().items():
+        if not module.startswith("genzoo.models"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            found += [
+                f"{module} imports {n}"
+                for n in names
+                if n.split(".")[0] in ("lightning", "lightning_fabric")
+                or n.startswith(("torch.distributed", "genzoo.train"))
+            ]
+    assert found == []

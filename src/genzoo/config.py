@@ -290,3 +290,42 @@ def load_recipe(path: Path) -> dict[str, Any]:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise UserInputError(f"recipe {path} is not valid TOML ({e}); fix the file") from e
+
+
+RECIPE_KEYS = ("data", "out", "data_root", "image_size", "note")
+"""The settings a recipe holds beside its [model] and [train] tables."""
+
+
+def apply_recipe(default: Any, recipe: dict[str, Any]) -> Any:
+    """A train command's settings (``default``: a dataclass with ``model``, ``train`` and
+    the :data:`RECIPE_KEYS`) with a recipe's settings as its new defaults.
+
+    Raises:
+        UserInputError: a setting the recipe should not hold, or one its config refuses.
+    """
+    recipe = dict(recipe)
+    model = from_dict(type(default.model), recipe.pop("model", {}), where="recipe [model]")
+    train = from_dict(TrainConfig, recipe.pop("train", {}), where="recipe [train]")
+    unknown = sorted(set(recipe) - set(RECIPE_KEYS))
+    if unknown:
+        raise UserInputError(
+            f"recipe: unknown setting(s) {', '.join(unknown)}; known: "
+            f"[model], [train], {', '.join(RECIPE_KEYS)}"
+        )
+    fields = {k: (Path(v) if k in ("out", "data_root") else v) for k, v in recipe.items()}
+    return dataclasses.replace(default, model=model, train=train, **fields)
+
+
+def to_toml(d: dict[str, Any]) -> str:
+    """A flat settings dict (scalars, plus [model] and [train] tables) as TOML."""
+
+    def value(v: Any) -> str:
+        return json.dumps(v) if not isinstance(v, bool) else str(v).lower()
+
+    lines = [f"{k} = {value(v)}" for k, v in d.items() if not isinstance(v, dict) and v is not None]
+    for k, v in d.items():
+        if isinstance(v, dict):
+            lines += ["", f"[{k}]"] + [
+                f"{kk} = {value(vv)}" for kk, vv in v.items() if vv is not None
+            ]
+    return "\n".join(lines)

@@ -1,6 +1,7 @@
 """The likelihood of a split under a model, through ``nll_terms``: every estimator the
-model offers (exact; ELBO and IWAE-k bounds; AIS estimates), in nats per example of the
-discrete data and bits per dimension."""
+model offers (exact figures, bounds, estimates), in nats per example of the discrete data
+and bits per dimension, each stored with the label, kind and note its model declares
+(``likelihood_terms``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from genzoo.declare import Term
 from genzoo.errors import NoDensityError, UserInputError
 from genzoo.evaluation.samples import real_images
 from genzoo.evaluation.settings import EvalSettings
@@ -57,8 +59,9 @@ def evaluate_likelihood(
 
     Returns:
         ``{"n", "likelihood" (what the figures are), "likelihood_settings", term:
-        {"nats_per_image", "bits_per_dim"}}``: nats per example of the discrete data,
-        and ``bits/dim = nats / (D ln 2)``.
+        {"nats_per_image", "bits_per_dim", "label", "kind"[, "note"][, "std"]}}``: nats
+        per example of the discrete data, ``bits/dim = nats / (D ln 2)``, and what the
+        model declares the term to be (its ``likelihood_terms``, options filled in).
     """
     from genzoo.progress import bar
 
@@ -91,12 +94,19 @@ def evaluate_likelihood(
     details = model.likelihood_details(**options)
     if details:
         result["likelihood_details"] = details
+    declared = {t.key: t for t in (term.resolve(options) for term in model.likelihood_terms)}
     for key, total in sums.items():
         nll = total / n
-        result[key] = {
+        term = declared.get(key) or Term(key, key, model.density)  # undeclared: its key
+        entry: dict[str, Any] = {
             "nats_per_image": nll,
             "bits_per_dim": nll / (model.data.num_dims * math.log(2)),
+            "label": term.label,
+            "kind": term.kind,
         }
-        if details.get("log_z_std"):  # one log Z shifts every example: its spread is the NLL's
-            result[key]["std"] = details["log_z_std"]
+        if term.note:
+            entry["note"] = term.note
+        if term.spread and details.get(term.spread):  # e.g. one estimate shifting every example
+            entry["std"] = details[term.spread]
+        result[key] = entry
     return result

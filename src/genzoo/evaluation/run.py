@@ -71,7 +71,8 @@ def _likelihood_matches(stored: dict[str, Any], settings: EvalSettings, against:
     s = stored.get("likelihood_settings")
     if not isinstance(s, dict) or stored.get("likelihood_against") != against:
         return False
-    if not any(k.startswith("nll") for k in stored):
+    terms = [v for k, v in stored.items() if k.startswith("nll") and isinstance(v, dict)]
+    if not terms or not all("label" in v for v in terms):  # figures stored before labels
         return False
     if stored.get("likelihood") == "exact":
         return s.get("n") == stored.get("n")

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from genzoo.errors import UserInputError
+from genzoo.registry import estimator_options
 
 FEATURES = ("inception", "inception-tf", "domain", "pixel")
 """Feature networks of the sample metrics (``--features``)."""
 
 
-@dataclass(frozen=True)
-class EvalSettings:
+@dataclass(frozen=True, kw_only=True)
+class _Settings:
     """What to evaluate, and how.
+
+    Beside the fields below, :data:`EvalSettings` has one field per estimator option the
+    families declare (``genzoo.registry.estimator_options``: e.g. the importance samples
+    of a bound), with its declared default; every model's
+    ``nll_terms`` receives them all and reads its own.
 
     Attributes:
         split: split of the run's dataset (``test``, ``train``, or a slice).
@@ -22,11 +30,6 @@ class EvalSettings:
             first n images of the split (None: 10000).
         features: ``inception``, ``inception-tf``, ``domain`` or ``pixel``.
         seed: seeds samplers, bound estimators, KID subsets, dynamic binarisation.
-        iwae_k: importance samples of bounded likelihoods (VAE); ignored for exact ones.
-        ais_steps: annealing steps of a VAE's AIS estimate; 0: none.
-        ais_chains: AIS chains per example (VAE).
-        ais_runs: AIS runs of a Boltzmann machine's log Z estimate.
-        ais_betas: intermediate distributions of a Boltzmann machine's AIS.
         batch_size: examples per forward pass and samples per sampler call.
         device: torch device name.
         data: another dataset than the run's own (its name).
@@ -38,15 +41,10 @@ class EvalSettings:
     n: int | None = None
     features: str = "inception"
     seed: int = 0
-    iwae_k: int = 1000
     batch_size: int = 256
     device: str = "cpu"
     data: str | None = None
     data_root: Path | None = None
-    ais_steps: int = 0
-    ais_chains: int = 16
-    ais_runs: int = 100
-    ais_betas: int = 14500
 
     def __post_init__(self) -> None:
         from genzoo.evaluation.table import check_metrics
@@ -55,11 +53,9 @@ class EvalSettings:
             raise UserInputError(
                 f"unknown features {self.features!r}; choose one of {', '.join(FEATURES)}"
             )
-        check_metrics(tuple(self.metrics), self)
-        if self.ais_steps < 0 or self.ais_chains < 1:
-            raise UserInputError("--ais-steps must be >= 0 and --ais-chains >= 1")
-        if self.ais_runs < 1 or self.ais_betas < 2:
-            raise UserInputError("--ais-runs must be >= 1 and --ais-betas >= 2")
+        check_metrics(tuple(self.metrics), self)  # type: ignore[arg-type]
+        for option in estimator_options().values():
+            option.check(getattr(self, option.name))
         if self.n is not None and self.n < 1:
             raise UserInputError(f"--n must be >= 1, got {self.n}")
         if self.batch_size < 1:
@@ -70,12 +66,23 @@ class EvalSettings:
         """Samples drawn for the sample metrics."""
         return self.n or 10000
 
-    def likelihood_options(self) -> dict[str, int]:
+    def likelihood_options(self) -> dict[str, Any]:
         """The estimator options handed to every model's ``nll_terms`` (each reads its own)."""
-        return {
-            "iwae_k": self.iwae_k,
-            "ais_steps": self.ais_steps,
-            "ais_chains": self.ais_chains,
-            "ais_runs": self.ais_runs,
-            "ais_betas": self.ais_betas,
-        }
+        return {name: getattr(self, name) for name in estimator_options()}
+
+
+if TYPE_CHECKING:
+    EvalSettings = _Settings
+else:
+    EvalSettings = dataclasses.make_dataclass(
+        "EvalSettings",
+        [
+            (o.name, o.type, dataclasses.field(default=o.default))
+            for o in estimator_options().values()
+        ],
+        bases=(_Settings,),
+        frozen=True,
+        kw_only=True,
+    )
+    EvalSettings.__module__ = __name__
+    EvalSettings.__doc__ = _Settings.__doc__

@@ -82,6 +82,9 @@ class Metric:
     needs_train: bool = False
     on_real_row: bool = False
     check: Callable[[EvalSettings], None] | None = None
+    entry_notes: Callable[[dict[str, Any], RowFacts], list[str]] | None = None
+    """(entry, RowFacts) -> notes the row's figure carries (e.g. what its estimator is):
+    the table lists each once, after the metric's own note."""
 
 
 def _f(x: Any, spec: str) -> str:
@@ -91,27 +94,10 @@ def _f(x: Any, spec: str) -> str:
 # -- the likelihood -------------------------------------------------------------------
 
 
-def term_label(key: str) -> str:
-    """What an ``nll_terms`` key is, in words: 'exact', 'IWAE-1000 bound', 'AIS-500 estimate'."""
-    named = {
-        "nll": "exact",
-        "nll_exact": "exact log Z",
-        "nll_elbo": "ELBO bound",
-        "nll_ais": "AIS log Z estimate",
-        "nll_bound_exact": "mean-field bound",
-        "nll_bound_ais": "mean-field bound, AIS log Z",
-    }
-    if key in named:
-        return named[key]
-    if key.startswith("nll_iwae"):
-        return f"IWAE-{key[len('nll_iwae') :]} bound"
-    if key.startswith("nll_ais"):
-        return f"AIS-{key[len('nll_ais') :]} estimate".replace("- estimate", " estimate")
-    return key.removeprefix("nll_").replace("_", " ")
-
-
-def nll_terms_of(entry: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """The stored NLL figures of a result: term -> {nats_per_image, bits_per_dim}."""
+def nll_terms_of(entry: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The stored NLL figures of a result: term -> {nats_per_image, bits_per_dim, label,
+    kind, ...} (label and kind as the model declared them, see
+    :func:`genzoo.evaluation.likelihood.evaluate_likelihood`)."""
     return {
         k: v
         for k, v in entry.items()
@@ -119,8 +105,8 @@ def nll_terms_of(entry: dict[str, Any]) -> dict[str, dict[str, float]]:
     }
 
 
-def best_nll(entry: dict[str, Any]) -> tuple[str, dict[str, float]] | None:
-    """The tightest NLL figure stored: (term, {nats_per_image, bits_per_dim}), or None."""
+def best_nll(entry: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The tightest NLL figure stored: (term, its stored figure), or None."""
     terms = nll_terms_of(entry)
     if not terms:
         return None
@@ -129,17 +115,13 @@ def best_nll(entry: dict[str, Any]) -> tuple[str, dict[str, float]] | None:
 
 
 DENSITY_SIGN = {"exact": "", "bound": "<= ", "estimate": "~ "}
+"""How a figure of each kind relates to the true NLL: equal, an upper bound, an estimate."""
 
 
-def term_sign(key: str, density: str | None) -> str:
-    """How a figure relates to the true NLL: "" exact, "<= " an upper bound, "~ " an
-    estimate. A term's own name decides where it can (a Boltzmann machine with an
-    enumerated log Z has an exact NLL), else the model's declared density."""
-    if key in ("nll", "nll_exact"):
-        return ""
-    if key == "nll_bound_exact":
-        return "<= "
-    return DENSITY_SIGN.get(density or "", "")
+def term_sign(figure: dict[str, Any], density: str | None) -> str:
+    """The sign of a stored figure: by the kind its model declared for the term (a figure
+    stored without one: by the model's density)."""
+    return DENSITY_SIGN.get(figure.get("kind") or density or "", "")
 
 
 def _nll_cells(entry: dict[str, Any], row: RowFacts, settings: EvalSettings) -> list[str]:
@@ -151,11 +133,16 @@ def _nll_cells(entry: dict[str, Any], row: RowFacts, settings: EvalSettings) -> 
     if best is None:
         return ["n/a", "n/a"]
     key, v = best
-    sign = term_sign(key, row.density)
+    sign = term_sign(v, row.density)
     return [
-        f"{sign}{v['nats_per_image']:.1f} ({term_label(key)})",
+        f"{sign}{v['nats_per_image']:.1f} ({v.get('label', key)})",
         f"{sign}{v['bits_per_dim']:.4f}",
     ]
+
+
+def _nll_entry_notes(entry: dict[str, Any], row: RowFacts) -> list[str]:
+    best = best_nll(entry) if row.density is not None and not row.is_reference else None
+    return [best[1]["note"]] if best is not None and best[1].get("note") else []
 
 
 def _nll_values(entry: dict[str, Any], row: RowFacts) -> list[float | None]:
@@ -195,10 +182,9 @@ def _nll_describe(entry: dict[str, Any]) -> list[str]:
 def _nll_note(settings: EvalSettings) -> str:
     return (
         "NLL: negative log-likelihood of the discrete data in nats per image, bits/dim = "
-        "nats / (D ln 2); exact for autoregressive models, '<=' an upper bound (VAE: the "
-        f"tightest of ELBO and IWAE-{settings.iwae_k}), '~' an estimate (Boltzmann machines: "
-        f"log Z by AIS, {settings.ais_runs} runs x {settings.ais_betas} betas, which tends to "
-        "underestimate log Z and so the NLL); GANs define no density."
+        "nats / (D ln 2); the tightest figure of each model, named in brackets: exact, '<=' "
+        "an upper bound, '~' an estimate, as the model declares it; 'no density': the model "
+        "defines none."
     )
 
 
@@ -345,6 +331,7 @@ METRICS: dict[str, Metric] = {
             _nll_describe,
             _nll_note,
             values=_nll_values,
+            entry_notes=_nll_entry_notes,
         ),
         Metric(
             "fid",

@@ -21,7 +21,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import torch
-import torch.distributed as dist
 from torch import Tensor
 
 from genzoo.config import TrainConfig
@@ -130,8 +129,7 @@ class AdversarialModel(GenerativeModel):
         g_step = (ctx.step + 1) % self.config.n_critic == 0
         # Not across processes: DDP joins every tensor a forward returns into one backward
         # node, so D's backward would consume the kept graph into G (fresh samples there).
-        distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-        reuse = g_step and self.config.reuse_fakes and not distributed
+        reuse = g_step and self.config.reuse_fakes and ctx.world_size == 1
         d = ctx.model.discriminator_loss(images, labels, keep_fakes=reuse)
         fakes = d.pop("fakes", None)
         ctx.optimize("discriminator", d.pop("loss"))

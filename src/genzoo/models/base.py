@@ -15,9 +15,10 @@ Contract (see ../shared/GUIDE.md):
 - ``forward`` stays the plain network output.
 
 What a model can do is declared on its class (``density``, ``has_latent``,
-``has_encoder``, ``can_complete``, ``sample_options``, ``gibbs_chain``, ``grows``) and read
-by everything above the models, never probed; tests/test_contract.py checks each
-declaration against behaviour.
+``has_encoder``, ``can_complete``, ``sample_options``, ``likelihood_terms``) and read by
+everything above the models, never probed; tests/test_contract.py checks each declaration
+against behaviour. What the upper floors show of a family (its views, its sample and
+estimator options) is declared beside its config (:mod:`genzoo.declare`).
 """
 
 from __future__ import annotations
@@ -31,12 +32,15 @@ import torch
 from torch import Tensor, nn
 
 from genzoo.config import DataSpec, TrainConfig
+from genzoo.declare import Term
 from genzoo.errors import NoDensityError, UserInputError
 
 
 @dataclass
 class StepContext:
-    """What the loop hands to :meth:`GenerativeModel.training_step`.
+    """What the loop hands to :meth:`GenerativeModel.training_step`: the seam through
+    which a model reaches what the loop owns (its optimizers' rates and state, the world
+    of processes), so that no model imports the trainer, Lightning or torch.distributed.
 
     Attributes:
         model: the model as wrapped by Lightning Fabric; call the methods named in
@@ -45,12 +49,28 @@ class StepContext:
         step: the global step about to be taken (0-based).
         optimize: ``optimize(name, loss)`` zeroes that optimizer's gradients, back-propagates
             ``loss`` (through Fabric, for precision and gradient sync), clips and steps.
+        world_size: processes training together (each takes its share of the batch).
+        rank: this process's index among them.
     """
 
     model: Any
     optimizers: dict[str, torch.optim.Optimizer]
     step: int
     optimize: Callable[[str, Tensor], None]
+    world_size: int = 1
+    rank: int = 0
+
+    def set_lr(self, name: str, lr: float) -> None:
+        """Set the learning rate of optimizer ``name`` (every parameter group) for the
+        steps from now on: a model's own schedule, e.g. a linear decay."""
+        for group in self.optimizers[name].param_groups:  # shared with Fabric's wrapper
+            group["lr"] = lr
+
+    def reset_optimizers(self) -> None:
+        """Forget every optimizer's state (e.g. Adam's moments and step counts), as at a
+        new training phase."""
+        for opt in self.optimizers.values():
+            opt.state.clear()  # Fabric's wrapper shares the optimizer's state
 
 
 Density = Literal["exact", "bound", "estimate"] | None
@@ -92,16 +112,14 @@ class GenerativeModel(nn.Module):
     can_complete: ClassVar[bool] = False
     """``complete(images, num_known_rows, *, labels, generator, **sample options)`` fills
     in the bottom of images (autoregressive models)."""
-    gibbs_chain: ClassVar[bool] = False
-    """The model samples by a Gibbs chain from a random start and its first layer's weights
-    are images (Boltzmann machines): the chain-over-time and filter views apply
-    (``init_state``, ``gibbs_sweep``, ``to_images``, ``stack``)."""
-    grows: ClassVar[bool] = False
-    """The model is grown level by level (progressive GAN): ``decode_levels(z, labels)``
-    gives the images of codes z at every level trained so far, the growth view applies."""
     sample_options: ClassVar[tuple[str, ...]] = ()
     """Keyword options ``sample`` (and ``complete``) take beyond n, labels and generator,
     e.g. ("sampler",) for autoregressive models, ("truncation",) for GANs."""
+    likelihood_terms: ClassVar[tuple[Term, ...]] = (Term("nll", "exact", "exact"),)
+    """What each key of :meth:`nll_terms` is (label, kind, note; keys and labels may name
+    estimator options in braces, :class:`genzoo.declare.Term`): evaluation stores the
+    label and kind with each figure, so nothing above the models parses term names. The
+    default is the exact ``"nll"`` of the default ``nll_terms``."""
     forward_methods: ClassVar[tuple[str, ...]] = ("loss",)
     """Methods the loop routes through Fabric's module wrapper (for DDP and precision)."""
 
@@ -179,8 +197,8 @@ class GenerativeModel(nn.Module):
         """Per-example negative log-likelihood figures in nats, for ``genzoo eval``.
 
         The default is ``{"nll": -log_prob}``. A family whose likelihood is bounded or
-        estimated returns one entry per estimator, named so the name says what it is (e.g.
-        ``"nll_elbo"``, ``"nll_iwae5000"``), draws its randomness from ``generator`` (never
+        estimated returns one entry per estimator, each declared in
+        :attr:`likelihood_terms`, draws its randomness from ``generator`` (never
         the global RNG), and may read estimator options (e.g. ``iwae_k``); options a family
         does not use are ignored, so ``genzoo eval`` can pass them to every model.
         """

@@ -79,7 +79,7 @@ from genzoo.config import DataSpec, TrainConfig
 from genzoo.errors import UserInputError
 from genzoo.models import boltzmann_core as core
 from genzoo.models.base import GenerativeModel, StepContext
-from genzoo.models.boltzmann_config import DBMConfig, RBMConfig
+from genzoo.models.boltzmann_config import DBM_TERMS, RBM_TERMS, DBMConfig, RBMConfig
 from genzoo.models.boltzmann_core import LogZEstimate
 
 DEFAULT_AIS_RUNS = 100
@@ -107,7 +107,6 @@ class BoltzmannMachine(GenerativeModel):
     has_encoder = False
     can_complete = False
     sample_options: ClassVar[tuple[str, ...]] = ("gibbs_steps",)
-    gibbs_chain = True
 
     def __init__(self, config: Any, data: DataSpec) -> None:
         if data.kind != "binary":
@@ -379,6 +378,7 @@ class RBM(BoltzmannMachine):
     """
 
     name = "rbm"
+    likelihood_terms = RBM_TERMS
     forward_methods: ClassVar[tuple[str, ...]] = ("loss", "cd_terms")
 
     def __init__(self, config: RBMConfig, data: DataSpec) -> None:
@@ -545,6 +545,7 @@ class DBM(BoltzmannMachine):
     """
 
     name = "dbm"
+    likelihood_terms = DBM_TERMS
     forward_methods: ClassVar[tuple[str, ...]] = ("loss", "pretrain_terms", "joint_terms")
 
     def __init__(self, config: DBMConfig, data: DataSpec) -> None:
@@ -727,8 +728,7 @@ class DBM(BoltzmannMachine):
             return out | {"layer": torch.tensor(float(layer))}
         lr = self.joint_lr(ctx.step)
         if lr is not None:
-            for group in ctx.optimizers["joint"].param_groups:  # Fabric's shares them
-                group["lr"] = lr
+            ctx.set_lr("joint", lr)
         out = ctx.model.joint_terms(images)
         chains, means = out.pop("chains"), out.pop("means")
         ctx.optimize("joint", out["loss"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from genzoo.declare import Declarations, Option, ReportFigure, Term, View
 from genzoo.errors import ConfigError
 
 
@@ -164,3 +165,98 @@ class DBMConfig:
         if self.pretrain_lr is not None and self.pretrain_lr <= 0:
             raise ConfigError("pretrain_lr", f"must be positive (or None), got {self.pretrain_lr}")
         _check_common(self)
+
+
+# -- what the Boltzmann machines show above the models ----------------------------------------
+
+
+@dataclass
+class ChainOptions:
+    chains: int = 8
+    """Chains run side by side."""
+    steps: int = 1000
+    """Block Gibbs sweeps in all."""
+    every: int = 100
+    """Sweeps between the rows shown."""
+
+
+@dataclass
+class FiltersOptions:
+    n: int = 100
+    """Filters shown."""
+
+
+CHAIN = View(
+    "chain",
+    "Gibbs chains of a Boltzmann machine from random starts, over time (one row per time, "
+    "one column per chain): how samples emerge from noise.",
+    ChainOptions,
+    "genzoo.viz.boltzmann:chain_view",
+    report=(
+        ReportFigure(
+            "Gibbs chains over time",
+            "8 chains from random starts (columns); rows: sweeps 0, 100, ..., 1000",
+        ),
+    ),
+)
+
+FILTERS = View(
+    "filters",
+    "A Boltzmann machine's first-layer weights as images (mid-grey 0, white excitatory, "
+    "black inhibitory), the most formed first.",
+    FiltersOptions,
+    "genzoo.viz.boltzmann:filters_view",
+    report=(
+        ReportFigure(
+            "first-layer filters",
+            "weights from the pixels to the 50 hidden units with the largest weight vectors "
+            "(mid-grey 0, white excitatory, black inhibitory)",
+            {"n": 50},
+        ),
+    ),
+)
+
+DECLARES = Declarations(
+    views=(CHAIN, FILTERS),
+    sample_options=(
+        Option(
+            "gibbs_steps",
+            int,
+            "Boltzmann machines: Gibbs steps from a random start (default: the model's own).",
+        ),
+    ),
+    estimator_options=(
+        Option(
+            "ais_runs",
+            int,
+            "Boltzmann machines: AIS runs of the log Z estimate (its spread is over runs).",
+            default=100,
+            minimum=1,
+        ),
+        Option(
+            "ais_betas",
+            int,
+            "Boltzmann machines: intermediate distributions of AIS (Salakhutdinov and Murray "
+            "2008: 14500).",
+            default=14500,
+            minimum=2,
+        ),
+    ),
+)
+
+_AIS_NOTE = (
+    "Boltzmann machines: log Z by AIS, {ais_runs} runs x {ais_betas} betas, which tends to "
+    "underestimate log Z and so the NLL."
+)
+
+RBM_TERMS = (
+    Term("nll_exact", "exact log Z", "exact"),
+    Term("nll_ais", "AIS log Z estimate", "estimate", _AIS_NOTE, spread="log_z_std"),
+)
+"""The RBM's likelihood terms: log Z enumerated (a small layer) or estimated by AIS."""
+
+DBM_TERMS = (
+    Term("nll_bound_exact", "mean-field bound", "bound"),
+    Term("nll_bound_ais", "mean-field bound, AIS log Z", "estimate", _AIS_NOTE, "log_z_std"),
+)
+"""The DBM's likelihood terms: the mean-field bound with log Z enumerated or by AIS."""

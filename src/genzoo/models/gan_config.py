@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from genzoo.config import check_choice, check_non_negative, check_positive
+from genzoo.declare import Declarations, Option
 from genzoo.errors import ConfigError
 
 LossName = Literal["minimax", "non-saturating", "wgan", "wgan-gp", "lsgan", "hinge"]
@@ -90,3 +91,15 @@ class GANConfig:
         check_choice(self, "architecture", typing.get_args(Architecture))
         check_choice(self, "conditioning", typing.get_args(Conditioning))
         check_choice(self, "d_norm", typing.get_args(DNorm))
+
+
+TRUNCATION = Option(
+    "truncation",
+    float,
+    "GANs: redraw every latent entry with |z| above this (the truncation trick, Brock et "
+    "al. 2019): smaller values give more typical, less varied samples.",
+)
+
+DECLARES = Declarations(sample_options=(TRUNCATION,))
+"""What the GAN shows above the models: the truncation of its sampler (its latent views
+are the shared ones, :mod:`genzoo.models.shared_views`)."""

@@ -73,7 +73,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
-import torch.distributed as dist
 from torch import Tensor
 
 from genzoo.config import DataSpec, TrainConfig
@@ -176,7 +175,6 @@ class ProGAN(AdversarialModel):
 
     name = "progan"
     has_latent = True
-    grows = True
     has_encoder = False
     sample_options = ("truncation",)
 
@@ -426,9 +424,9 @@ class ProGAN(AdversarialModel):
         shown advance by the global batch. Returns D's logs, ``g_loss`` on G steps, and
         the stage as ``level``, ``alpha`` and ``images_shown``."""
         st = self.stage()
-        world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+        world = ctx.world_size
         if st.phase == "fade" and st.images_in_phase < images.shape[0] * world:
-            self.reset_optimizers(ctx)  # a new level begins: fresh Adam moments
+            ctx.reset_optimizers()  # a new level begins: fresh Adam moments
         d = self.alternate(images, None, ctx)
         with torch.no_grad():
             self.images_shown += images.shape[0] * world
@@ -436,12 +434,6 @@ class ProGAN(AdversarialModel):
         d["alpha"] = torch.tensor(st.alpha)
         d["images_shown"] = torch.tensor(float(self.images_shown))
         return d
-
-    @staticmethod
-    def reset_optimizers(ctx: StepContext) -> None:
-        """Forget every optimizer's state (Adam's moments and step counts)."""
-        for opt in ctx.optimizers.values():
-            getattr(opt, "optimizer", opt).state.clear()  # Fabric wraps the optimizer
 
     def after_generator_step(self) -> None:
         """The EMA of G follows each G step (Karras et al. 2018, appendix A.1)."""

@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from genzoo.declare import Declarations, ReportFigure, View
 from genzoo.errors import ConfigError
+from genzoo.models.gan_config import TRUNCATION
 
 
 @dataclass(frozen=True)
@@ -82,3 +84,28 @@ class ProGANConfig:
     def channels(self, resolution: int) -> int:
         """Feature maps of the level at ``resolution`` (its side in pixels)."""
         return max(1, min(self.channel_base // resolution, self.max_channels))
+
+
+@dataclass
+class GrowthOptions:
+    n: int = 8
+    """Codes shown (one per column)."""
+
+
+GROWTH = View(
+    "growth",
+    "A progressive GAN's growth: the same prior codes at every level (4x4 first, one row "
+    "per level, each enlarged to the final size).",
+    GrowthOptions,
+    "genzoo.viz.growth:growth_view",
+    report=(
+        ReportFigure(
+            "growth",
+            "the same 8 prior codes at every level trained, 4x4 (top) to the final size",
+        ),
+    ),
+)
+
+DECLARES = Declarations(views=(GROWTH,), sample_options=(TRUNCATION,))
+"""What the progressive GAN shows above the models: its growth view and the truncation of
+its sampler."""

@@ -56,7 +56,7 @@ from genzoo.config import DataSpec
 from genzoo.errors import UserInputError
 from genzoo.estimators.ais import ais_log_prob
 from genzoo.models.base import GenerativeModel
-from genzoo.models.vae_config import VAEConfig
+from genzoo.models.vae_config import TERMS, VAEConfig
 from genzoo.nn.likelihoods import (
     LOG_2PI,
     Bernoulli,
@@ -126,6 +126,7 @@ class VAE(GenerativeModel):
     """
 
     name = "vae"
+    likelihood_terms = TERMS
     density = "bound"
     has_latent = True
     has_encoder = True

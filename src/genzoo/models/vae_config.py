@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from genzoo.config import check_choice, check_non_negative, check_positive
+from genzoo.declare import Declarations, Option, Term
 from genzoo.errors import ConfigError
 
 Architecture = Literal["mlp", "conv"]
@@ -65,3 +66,47 @@ class VAEConfig:
                 f"weights the ELBO's KL term: use it with objective elbo (got beta {self.beta} "
                 "with objective iwae)",
             )
+
+
+DECLARES = Declarations(
+    estimator_options=(
+        Option(
+            "iwae_k",
+            int,
+            "Importance samples of the IWAE bound, for models whose likelihood is bounded "
+            "(VAE); the IWAE paper used 5000. Ignored by models with an exact likelihood.",
+            default=1000,
+            minimum=1,
+        ),
+        Option(
+            "ais_steps",
+            int,
+            "Also an annealed importance sampling estimate with this many annealing steps "
+            "(VAE with one stochastic layer; Wu et al. 2017 used 1000-10000); 0: none. Slow: "
+            "each step costs about 11 decoder passes with gradients per chain.",
+            default=0,
+            minimum=0,
+        ),
+        Option("ais_chains", int, "AIS chains per example (VAE).", default=16, minimum=1),
+    ),
+)
+"""What the VAE shows above the models: the options of its bounds (its views are the
+shared latent ones, :mod:`genzoo.models.shared_views`)."""
+
+TERMS = (
+    Term("nll_elbo", "ELBO bound", "bound"),
+    Term(
+        "nll_iwae{iwae_k}",
+        "IWAE-{iwae_k} bound",
+        "bound",
+        "VAE: the tightest of the ELBO and the IWAE-{iwae_k} bound (Burda et al. 2016) is shown.",
+    ),
+    Term(
+        "nll_ais{ais_steps}",
+        "AIS-{ais_steps} estimate",
+        "bound",
+        "VAE, AIS-{ais_steps}: annealed importance sampling of p(x), {ais_chains} chains per "
+        "example (Wu et al. 2017), an upper bound on the NLL in expectation.",
+    ),
+)
+"""The VAE's likelihood terms (``nll_terms`` keys, with the estimator options filled in)."""

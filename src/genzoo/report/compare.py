@@ -3,8 +3,8 @@
 Every run is evaluated by :func:`genzoo.evaluation.evaluate_run` with one
 :class:`~genzoo.evaluation.EvalSettings` (same split, same n, same seed, same feature
 network, same data), reusing the figures a run already stores for the same weights,
-settings and data. The likelihood is asked only of models that declare one (a GAN's cell
-says so); columns, cells and notes come from the metric table
+settings and data. The likelihood is asked only of models that declare one (the cell of a
+model without one says so); columns, cells and notes come from the metric table
 (:data:`genzoo.evaluation.table.METRICS`), so the table states the unit of every column
 and whether a likelihood is exact, a bound or an estimate.
 """
@@ -188,7 +188,7 @@ def compare_runs(
     """Evaluate every run with the same settings (reusing stored figures that match).
 
     ``nll`` is skipped for models without a density rather than refused, so one command
-    covers PixelCNNs, VAEs and GANs together. With ``real_row`` the last row holds real
+    covers models with and without a density together. With ``real_row`` the last row holds real
     training images measured the same way (:func:`real_data_row`).
     """
     import dataclasses
@@ -283,6 +283,7 @@ def build_table(results: Sequence[RunResult], settings: EvalSettings) -> Table:
     rows, values = [], []
     feature_labels: set[str] = set()
     counts: set[tuple[int, int]] = set()
+    carried: dict[str, dict[str, None]] = {name: {} for name in metrics}  # ordered sets
     for r in results:
         t = r.training
         if r.is_reference:
@@ -312,6 +313,8 @@ def build_table(results: Sequence[RunResult], settings: EvalSettings) -> Table:
                     feature_labels.add(e["features"])
                 counts.add((e.get("n_samples", 0), e.get("n_reference", 0)))
             row += metric.cells(e, facts, settings)
+            if metric.entry_notes:
+                carried[name].update(dict.fromkeys(metric.entry_notes(e, facts)))
             vals += metric.values(e, facts) if metric.values else [None] * width
         rows.append(row)
         values.append(vals)
@@ -334,13 +337,15 @@ def build_table(results: Sequence[RunResult], settings: EvalSettings) -> Table:
             "sampler reaches at this n (FID is biased upwards at small n; KID is not)."
         )
     if "nll" in metrics:
-        notes.append(METRICS["nll"].note(settings))
+        notes += [METRICS["nll"].note(settings), *carried["nll"]]
     if counts:
         pairs = ", ".join(f"{a} samples vs {b} {settings.split} images" for a, b in sorted(counts))
         notes.append(f"sample metrics: {pairs}")
     if feature_labels:
         notes.append("features: " + "; ".join(sorted(feature_labels)))
-    notes += [n for n in (METRICS[m].note(settings) for m in metrics if m != "nll") if n]
+    for m in metrics:
+        if m != "nll":
+            notes += [n for n in (METRICS[m].note(settings), *carried[m]) if n]
     table = Table(columns, rows, notes, better, values, best)
     table.reading = reading(results, table, settings)
     return table
@@ -351,7 +356,7 @@ def reading(results: Sequence[RunResult], table: Table, settings: EvalSettings) 
     out: list[str] = []
     col = {c: i for i, c in enumerate(table.columns)}
 
-    def name(i: int) -> str:  # "vae", or "my-run (vae)": never "vae (vae)"
+    def name(i: int) -> str:  # "MODEL", or "my-run (MODEL)": never "MODEL (MODEL)"
         r = results[i]
         return r.label if r.label == r.model else f"{r.label} ({r.model})"
 
@@ -374,8 +379,9 @@ def reading(results: Sequence[RunResult], table: Table, settings: EvalSettings) 
                     "may hide a better model, an estimate may err either way."
                 )
             out.append(sentence)
-        if any(results[i].density is None for i in models):
-            out.append("GANs define no likelihood; compare them by their samples.")
+        none = sorted({results[i].model for i in models if results[i].density is None})
+        if none:
+            out.append(f"{', '.join(none)}: no likelihood defined; compare by the samples instead.")
     if "FID" in col:
         fids = [(table.values[i][col["FID"]], i) for i in models]
         fids = [(v, i) for v, i in fids if v is not None]

@@ -7,9 +7,10 @@ and can be attached to a report or mailed as is. It holds:
 - the comparison table of :mod:`genzoo.report.compare` (units, sample counts, features);
 - a grid of real images of the split ("compare with the original data");
 - per run: samples, samples beside their nearest training images (pixels), completions
-  (autoregressive models), reconstructions, interpolations and the 2-D manifold (latent
-  models, where they apply), training curves from ``logs/metrics.csv`` (matplotlib), and
-  the run's ``run.json``.
+  (models that complete images), decoded prior codes (models with an encoder), the report
+  figures of every view the model's capabilities and family declare (reconstructions,
+  interpolations, the 2-D manifold, ...: :class:`genzoo.declare.View`), training curves
+  from ``logs/metrics.csv`` (matplotlib), and the run's ``run.json``.
 
 Everything is computed through the model contract and the views of :mod:`genzoo.viz`;
 the pictures are drawn with fixed seeds, so a report of the same runs is reproducible.
@@ -141,28 +142,40 @@ def curves_png(curves: dict[str, tuple[list[int], list[float]]], max_panels: int
 
 @torch.no_grad()
 def run_figures(run: Run, model: Any, *, seed: int = 0) -> list[Figure]:
-    """The pictures of one run, each drawn with ``seed``; the views a model declares
-    (completion, encoder, latent space, Gibbs chain, growth) are added, the others skipped.
+    """The pictures of one run, each drawn with ``seed``: its samples (beside their nearest
+    training images), completions where the model completes images, decoded prior codes
+    where it has an encoder, then the report figures of every view that applies to it
+    (:func:`genzoo.registry.views_of`), then its training curves.
 
     The datasets come from ``run`` (with its ``--data`` override, as the table's do)."""
     has_data = run.has_dataset
     if model.data.is_points:
         return _points_figures(run, model, seed, has_data) + _curves_figure(run.path)
     figures = _sample_figures(run, model, seed, has_data)
-    if has_data:
+    if has_data and model.can_complete:
         images, labels = run.pick_images("test:0-7", "report")  # (8, C, H, W), (8,)
         labels = labels.to(model.device) if model.conditional else None
-        if model.can_complete:
-            figures += _completion_figures(model, images, labels, seed)
-        if model.has_encoder:
-            figures += _encoder_figures(model, images, labels, seed)
-        elif model.has_latent:
-            figures += _prior_figures(model, seed)
-    if model.gibbs_chain:
-        figures += _gibbs_figures(model, seed)
-    if model.grows:
-        figures += _growth_figures(model, seed)
-    return figures + _curves_figure(run.path)
+        figures += _completion_figures(model, images, labels, seed)
+    if has_data and model.has_encoder:
+        figures += _decoded_figures(model, seed)
+    return figures + view_figures(run, model, seed) + _curves_figure(run.path)
+
+
+def view_figures(run: Run, model: Any, seed: int) -> list[Figure]:
+    """The report figures the views of ``model`` declare (:class:`genzoo.declare.View`),
+    in their declared order, each drawn with its declared options and ``seed``."""
+    from genzoo.registry import views_of
+
+    figures = []
+    for view in views_of(model):
+        for shown in view.report:
+            if not shown.applies(model, run.has_dataset):
+                continue
+            options = view.options(**shown.options_for(model))
+            picture = view.drawer()(model, run, options, seed)
+            png = picture.png() if hasattr(picture, "png") else grid_png(*picture)
+            figures.append(Figure(shown.title, png, shown.caption))
+    return figures
 
 
 def _points_figures(run: Run, model: Any, seed: int, has_data: bool) -> list[Figure]:
@@ -210,84 +223,20 @@ def _completion_figures(model: Any, images: Tensor, labels: Any, seed: int) -> l
     return [Figure("completions", grid_png(grid, nrow), caption)]
 
 
-def _encoder_figures(model: Any, images: Tensor, labels: Any, seed: int) -> list[Figure]:
-    from genzoo.viz import latent, prior
+def _decoded_figures(model: Any, seed: int) -> list[Figure]:
+    from genzoo.viz import prior
 
     z = prior.latent_codes(model, SAMPLES_SHOWN, seed)  # (64, latent_dim)
     k = model.data.num_classes or 1
     z_lab = torch.arange(SAMPLES_SHOWN, device=model.device) % k if model.conditional else None
-    recon = latent.reconstruct(model, images, labels).cpu()
-    pair = None if labels is None else labels[:2]
-    paths = [
-        latent.interpolate(model, images[:2], pair, 10, m).cpu() for m in latent.INTERPOLATIONS
-    ]
-    figures = [
+    return [
         Figure(
             "decoded prior codes",
             grid_png(model.decode(z, z_lab).cpu(), 8),
             "decode(z) for z ~ N(0, I): the decoder's mean image, without the pixel noise of "
             "p(x|z) that true samples (above) carry",
-        ),
-        Figure(
-            "reconstructions",
-            grid_png(torch.cat([images, recon]), 8),
-            "top: test images; bottom: decode(encode(x)) (posterior means)",
-        ),
-        Figure(
-            "interpolations",
-            grid_png(torch.cat(paths), 10),
-            "between the codes of test images 0 and 1: linear (top), spherical",
-        ),
-    ]
-    if model.latent_dim == 2 and not model.conditional:
-        figures.append(
-            Figure(
-                "2-D latent manifold",
-                grid_png(latent.manifold(model, 15).cpu(), 15),
-                "decoded at the Gaussian quantiles of a 15x15 grid of codes",
-            )
         )
-    return figures
-
-
-def _prior_figures(model: Any, seed: int) -> list[Figure]:
-    from genzoo.viz import latent, prior
-
-    label = 0 if model.conditional else None
-    paths = [
-        prior.interpolate_samples(model, 0, 1, steps=10, method=m, seed=seed, label=label)
-        for m in latent.INTERPOLATIONS
     ]
-    caption = "between two prior codes z0, z1: linear (top), spherical"
-    return [Figure("interpolations", grid_png(torch.cat(paths).cpu(), 10), caption)]
-
-
-def _gibbs_figures(model: Any, seed: int) -> list[Figure]:
-    from genzoo.viz.views import chain_view, filters_view
-
-    chain, chains = chain_view(model, 8, 1000, 100, seed)
-    filters, per_row = filters_view(model, 50)
-    return [
-        Figure(
-            "Gibbs chains over time",
-            grid_png(chain, chains),
-            "8 chains from random starts (columns); rows: sweeps 0, 100, ..., 1000",
-        ),
-        Figure(
-            "first-layer filters",
-            grid_png(filters, per_row),
-            "weights from the pixels to the 50 hidden units with the largest weight vectors "
-            "(mid-grey 0, white excitatory, black inhibitory)",
-        ),
-    ]
-
-
-def _growth_figures(model: Any, seed: int) -> list[Figure]:
-    from genzoo.viz.views import growth_view
-
-    grid, nrow = growth_view(model, 8, seed)
-    caption = "the same 8 prior codes at every level trained, 4x4 (top) to the final size"
-    return [Figure("growth", grid_png(grid, nrow), caption)]
 
 
 def _curves_figure(run: Path) -> list[Figure]:
@@ -381,7 +330,7 @@ def render_page(
 ) -> str:
     """The whole page as HTML text."""
 
-    def heading(result: RunResult) -> str:  # "vae", or "my-run (vae)": never "vae: vae"
+    def heading(result: RunResult) -> str:  # "MODEL", or "my-run (MODEL)": never "MODEL: MODEL"
         name = result.label if result.label == result.model else f"{result.label} ({result.model})"
         return html.escape(name)
 

@@ -423,7 +423,7 @@ class _Trainer:
                 images, labels = fabric.to_device(images), fabric.to_device(labels)
                 ctx = StepContext(
                     model=self.wrapped, optimizers=self.optimizers, step=self.step,
-                    optimize=self.optimize,
+                    optimize=self.optimize, world_size=fabric.world_size, rank=fabric.global_rank,
                 )  # fmt: skip
                 logs = raw.training_step(images, labels, ctx)
                 if self.ema is not None:

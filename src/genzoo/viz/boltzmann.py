@@ -8,6 +8,8 @@ writes files. They take any model with the interface of
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -82,3 +84,18 @@ def gibbs_chain(
         if t % every == 0:
             frames.append(model.to_images(states[0]))
     return torch.cat(frames)
+
+
+def chain_view(model: torch.nn.Module, run: Any, options: Any, seed: int) -> tuple[Tensor, int]:
+    """The ``chain`` view (:data:`genzoo.models.boltzmann_config.CHAIN`): Gibbs chains from
+    random starts over time, one row per time (sweep 0, every, ...), one column per chain."""
+    g = torch.Generator(model.device).manual_seed(seed)  # type: ignore[arg-type]
+    chains = options.chains
+    return gibbs_chain(model, chains, options.steps, options.every, generator=g).cpu(), chains
+
+
+def filters_view(model: torch.nn.Module, run: Any, options: Any, seed: int) -> tuple[Tensor, int]:
+    """The ``filters`` view (:data:`genzoo.models.boltzmann_config.FILTERS`): the
+    first-layer weights as images (largest first), ten per row."""
+    grid = filters(model, options.n).cpu()
+    return grid, min(10, len(grid))

@@ -33,9 +33,9 @@ def growth(model: Any, z: Tensor, labels: Tensor | None = None) -> list[Tensor]:
         A list of uint8 tensors (N, C, 4 * 2^l, 4 * 2^l), l = 0, 1, ...
 
     Raises:
-        UserInputError: when the model does not declare ``grows``.
+        UserInputError: when the model is not grown level by level (no ``decode_levels``).
     """
-    if not model.grows:
+    if not callable(getattr(model, "decode_levels", None)):
         raise UserInputError(
             f"{model.name} is not grown level by level; the growth view needs a progressive "
             "model (genzoo train progan)"
@@ -52,6 +52,17 @@ def growth_rows(levels: list[Tensor]) -> Tensor:
     rows = [x.repeat_interleave(side // x.shape[-1], -1).repeat_interleave(side // x.shape[-2], -2)
             for x in levels]  # fmt: skip
     return torch.cat(rows)  # (L * N, C, S, S)
+
+
+def growth_view(model: Any, run: Any, options: Any, seed: int) -> tuple[Tensor, int]:
+    """The ``growth`` view (:data:`genzoo.models.progan_config.GROWTH`): the same
+    ``options.n`` prior codes at every level, one row per level (4x4 first), each
+    up-sampled to the final size."""
+    n = options.n
+    if n < 1:
+        raise UserInputError(f"-n must be >= 1, got {n}")
+    z = model.latents(n, generator=torch.Generator(model.device).manual_seed(seed))
+    return growth_rows(growth(model, z)).cpu(), n
 
 
 def save_growth(

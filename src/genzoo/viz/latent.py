@@ -1,8 +1,9 @@
 """Views of a latent space, through the :class:`genzoo.models.base.latent interface` interface.
 
 Everything here reads only ``latent_dim``, ``encode(images, labels)`` and
-``decode(z, labels)``, so any model with a latent code z ~ N(0, I) (the VAE; the GAN's
-generator for the views that need no encoder) gets the same figures:
+``decode(z, labels)``, so any model that declares a latent code z ~ N(0, I)
+(``has_latent``; ``has_encoder`` for the views that start from images) gets the same
+figures:
 
 - :func:`manifold`: decode a grid of 2-D codes spaced by the inverse normal CDF (Kingma &
   Welling 2014, figure 4: "linearly spaced coordinates on the unit square were
@@ -34,7 +35,7 @@ def require_latent_model(model: Any, view: str, *, encoder: bool = False) -> Any
     else a one-line UserInputError that says which views it does have."""
     if not model.has_latent:
         raise UserInputError(
-            f"'{view}' needs a model with a latent space (a vae or gan run); {model.name} has "
+            f"'{view}' needs a model with a latent space; {model.name} has "
             "none: use 'genzoo sample' for its samples instead"
         )
     if encoder and not model.has_encoder:

@@ -1,13 +1,14 @@
 """Latent views built from codes drawn from the prior z ~ N(0, I), for models that decode
-but need not encode (a GAN's generator; a VAE's decoder works too).
+but need not encode (``has_latent``; an encoder is not read).
 
 - :func:`latent_codes`: the codes behind a seeded draw; code i is "sample i" of
-  ``genzoo sample --seed S`` for a GAN (whose ``latents`` draws in fixed blocks).
+  ``genzoo sample --seed S`` for a model whose ``latents`` draws in fixed blocks.
 - :func:`interpolate_samples`: decode the linear or spherical path between two codes.
 - :func:`arithmetic`: latent vector arithmetic over groups of samples, mean z(A) -
   mean z(B) + mean z(C) (Radford, Metz, Chintala 2016, "Unsupervised Representation
-  Learning with Deep Convolutional GANs", section 6.3 and figure 7: "averaging the Z
-  vector for three exemplars showed consistent and stable generations").
+  Learning with Deep Convolutional Generative Adversarial Networks", section 6.3 and
+  figure 7: "averaging the Z vector for three exemplars showed consistent and stable
+  generations").
 
 Everything reads only ``latent_dim``, ``decode(z, labels)`` and, if present,
 ``latents(n, generator=...)``.
@@ -27,7 +28,7 @@ from genzoo.viz.latent import interpolate_codes, require_latent_model
 
 def latent_codes(model: Any, n: int, seed: int) -> Tensor:
     """n codes z ~ N(0, I), (n, latent_dim), from a generator seeded with ``seed`` on the
-    model's device: ``model.latents`` where the model has it (the GAN), else one draw."""
+    model's device: ``model.latents`` (a model may override it to keep code i fixed)."""
     model = require_latent_model(model, "latent codes")
     if n <= 0:
         raise UserInputError(f"the number of codes must be positive, got {n}")
