@@ -129,7 +129,7 @@ def build(args: argparse.Namespace) -> int:
 
             old = get(name).record
             extra = {k: old[k] for k in (*extra, "inception", "inception_command") if k in old}
-        elif entry.get("inception"):
+        elif entry.get("inception") and not args.no_inception:
             cmd = eval_args(out, ev | {"features": "inception"}, False, "fid,kid,pr,dc")
             print(f"== {name}: genzoo {' '.join(cmd)}", flush=True)
             subprocess.run([*GENZOO, *cmd], cwd=ROOT, env=env, check=True)
@@ -167,6 +167,11 @@ def main() -> int:
     b.add_argument("--only", help="comma-separated entry names")
     b.add_argument("--runs", default=str(ROOT / "runs" / "zoo"), help="where the runs live")
     b.add_argument("--threads", type=int, default=2, help="CPU threads of the evaluation")
+    b.add_argument(
+        "--no-inception",
+        action="store_true",
+        help="skip the entries' extra Inception figures (hours on a loaded CPU)",
+    )
     b.add_argument("--reuse", action="store_true",
                    help="evaluate nothing: copy the run again with the figures its last "
                         "build stored (to update facts or the looked-at note)")  # fmt: skip
