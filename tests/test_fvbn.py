@@ -89,6 +89,7 @@ def test_ensemble_is_the_log_of_the_mean_probability_not_a_mean_of_logits(name):
     with torch.no_grad():
         per_mask = torch.stack([model.log_prob_under(images, k) for k in range(3)]).double()
         ens = model.log_prob(images).double()
+    assert "mean probability" in model.likelihood_details()["summary"]  # stored with eval
     expected = per_mask.exp().mean(0).log()
     assert torch.allclose(ens, expected, atol=1e-5)
     assert not torch.allclose(ens, per_mask.mean(0), atol=1e-3)  # the masks do differ
@@ -301,3 +302,20 @@ def test_all_images_helper_orders_like_the_flattening():
     assert [tuple(im.flatten().tolist()) for im in images] == list(
         itertools.product(range(2), repeat=2)
     )
+
+
+@pytest.mark.parametrize("name", ["made", "fvsbn"])
+def test_a_checkpoint_carries_its_masks_and_loading_replaces_cached_ones(name):
+    """The pool's orderings (and MADE's hidden degrees) are buffers: a model loads the
+    masks it was saved with, even over masks it had already used (and cached)."""
+    a = build(name, "agnostic", 2, 1, (1, 2, 3), "binary", seed=0)
+    b = build(name, "agnostic", 2, 1, (1, 2, 3), "binary", seed=0)
+    b.orders.copy_(b.orders.flip(0))  # other orderings: b's mask 0 is a's mask 1
+    assert "orders" in a.state_dict() and (name != "made" or "degrees" in a.state_dict())
+    images = all_images((1, 2, 3), 2)
+    with torch.no_grad():
+        before = a.log_prob(images)  # fills a's cache of mask 0
+        a.load_state_dict(b.state_dict())
+        after = a.log_prob(images)
+    assert not torch.allclose(before, after)
+    assert torch.equal(after, b.log_prob(images))

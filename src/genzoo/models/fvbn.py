@@ -10,11 +10,12 @@ exact ``log_prob`` and the samplers. Its output likelihood is the one of
 :mod:`genzoo.nn.likelihoods`: a Bernoulli per sub-pixel (binary data) or a 256-way softmax
 (8-bit data).
 
-The pool and its state: mask k (0 <= k < pool size) is a pure function of the config's
-``seed`` and k (its ordering; for MADE also its hidden connectivity), so nothing of it is
-stored but the one counter ``mask_step`` (a buffer, in every checkpoint): training step s
-uses mask s mod the pool size (connectivity- or order-agnostic training, Germain et al.
-2015 section 4.1, Uria et al. 2014), and a resume goes on with the mask it stopped at.
+The pool and its state: mask k (0 <= k < pool size) is drawn at construction from the
+config's ``seed`` and k (its ordering, the buffer ``orders``; for MADE also its hidden
+degrees), and kept in persistent buffers, so a checkpoint carries its masks; the counter
+``mask_step`` (a buffer too) picks the training mask: training step s uses mask s mod the
+pool size (connectivity- or order-agnostic training, Germain et al. 2015 section 4.1, Uria
+et al. 2014), and a resume goes on with the mask it stopped at.
 
 Ensembles: log p(x) = logsumexp_k log p_k(x) - log K over the first K = ``ensemble`` masks
 (the log of the mean probability, Germain et al. 2015 section 4.1), never a mean of logits;
@@ -31,6 +32,7 @@ an unknown one is not conditioned on by it, so the completion is an approximatio
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import torch
@@ -47,6 +49,17 @@ def raster_order(shape: tuple[int, ...]) -> Tensor:
     then channels (R -> G -> B), as the PixelCNN family orders them; long (D,)."""
     c, h, w = shape
     return torch.arange(c * h * w).view(c, h, w).permute(1, 2, 0).reshape(-1)
+
+
+def on_meta_device() -> bool:
+    """Whether tensors are being made on the meta device (no data: nothing to draw)."""
+    return torch.empty(0).device.type == "meta"
+
+
+def pick(rows: Tensor, k: int | Tensor) -> Tensor:
+    """Row k of ``rows``; a tensor k is gathered (not read into Python: no graph break
+    when the training step is compiled)."""
+    return rows[k] if isinstance(k, int) else rows.index_select(0, k.reshape(1)).squeeze(0)
 
 
 class FullyVisibleModel(GenerativeModel):
@@ -72,7 +85,23 @@ class FullyVisibleModel(GenerativeModel):
         self.num_params = self.likelihood.num_params
         self.num_dims = data.num_dims
         self.register_buffer("mask_step", torch.zeros((), dtype=torch.long))
-        self._orders: dict[int, Tensor] = {}
+        self.register_buffer("orders", self.make_orders())
+        self._cache: tuple[tuple, Any] | None = None
+
+    def per_mask(self, k: int | Tensor, like: Tensor, build: Callable[[Any], Any]) -> Any:
+        """``build(k)`` (a mask's derived tensors, e.g. its weight masks), kept for the last
+        int k in ``like``'s device and dtype (sampling and evaluation reuse one mask for many
+        passes); built afresh for a tensor k (the training step's, which changes each step)."""
+        if not isinstance(k, int):
+            return build(k)
+        key = (k, like.device, like.dtype)
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, build(k))
+        return self._cache[1]
+
+    def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:
+        self._cache = None  # loaded orderings or degrees replace the ones it was built from
+        super()._load_from_state_dict(*args, **kwargs)
 
     # -- the pool --------------------------------------------------------------------
 
@@ -85,35 +114,49 @@ class FullyVisibleModel(GenerativeModel):
         """The CPU generator of mask k's random choices (a pure function of seed and k)."""
         return torch.Generator().manual_seed((self.config.seed * 1_000_003 + k) * 7 + salt + 1)
 
-    def order(self, k: int) -> Tensor:
-        """The ordering of mask k: long (D,), entry t the dimension drawn t-th (CPU)."""
-        if k not in self._orders:
-            ordering = self.config.ordering
-            raster = raster_order(tuple(self.data.image_shape))
-            if ordering == "raster":
-                order = raster
+    def make_orders(self) -> Tensor:
+        """The orderings of the pool, drawn once at construction: long (pool size, D), row
+        k the dimensions in the order mask k draws them. A persistent buffer: a checkpoint
+        carries its orderings, whatever a later torch's random streams would draw."""
+        if on_meta_device():  # a size probe (genzoo.train.checkpoint): shapes only
+            return torch.empty(self.pool_size, self.num_dims, dtype=torch.long)
+        raster = raster_order(tuple(self.data.image_shape))
+        rows = []
+        for k in range(self.pool_size):
+            if self.config.ordering == "raster":
+                rows.append(raster)
             else:  # random: one fixed permutation; agnostic: one per mask
-                g = self.mask_generator(0 if ordering == "random" else k)
-                order = torch.randperm(self.num_dims, generator=g)
-            self._orders[k] = order
-        return self._orders[k]
+                g = self.mask_generator(0 if self.config.ordering == "random" else k)
+                rows.append(torch.randperm(self.num_dims, generator=g))
+        return torch.stack(rows)
 
-    def rank(self, k: int) -> Tensor:
-        """The 1-based position of each dimension in mask k's ordering: long (D,) (CPU)."""
-        order = self.order(k)
-        rank = torch.empty_like(order)
-        rank[order] = torch.arange(1, self.num_dims + 1)
-        return rank
+    def order(self, k: int | Tensor) -> Tensor:
+        """The ordering of mask k (an int or a long scalar tensor): long (D), entry t the
+        dimension drawn t-th, on the model's device."""
+        return pick(self.orders, k)
+
+    def rank(self, k: int | Tensor) -> Tensor:
+        """The 1-based position of each dimension in mask k's ordering: long (D,)."""
+        return torch.argsort(self.order(k)) + 1
+
+    def training_mask(self) -> Tensor:
+        """The mask of this training step, ``mask_step`` mod the pool size (a long scalar
+        tensor, so a compiled step reads it without a graph break); the counter advances."""
+        k = self.mask_step % self.pool_size
+        with torch.no_grad():
+            self.mask_step += 1
+        return k
 
     # -- what a family provides ------------------------------------------------------
 
-    def conditionals(self, x: Tensor, k: int, labels: Tensor | None = None) -> Tensor:
+    def conditionals(self, x: Tensor, k: int | Tensor, labels: Tensor | None = None) -> Tensor:
         """Parameters of every sub-pixel's conditional under mask k, in one pass.
 
         Args:
             x: the images as the network reads them, (N, D) floats on the [-1, 1] scale,
                 dimensions in the (C, H, W) flattening.
-            k: the mask (ordering) index, 0 <= k < pool size.
+            k: the mask (ordering) index, 0 <= k < pool size: an int, or a long scalar
+                tensor in training (:meth:`training_mask`).
             labels: class labels (N,) of a conditional model, else None.
 
         Returns:
@@ -138,12 +181,14 @@ class FullyVisibleModel(GenerativeModel):
         c, h, w = self.data.image_shape
         return params.view(params.shape[0], c, h, w, -1).permute(0, 1, 4, 2, 3)
 
-    def dim_log_probs(self, images: Tensor, k: int, labels: Tensor | None) -> Tensor:
+    def dim_log_probs(self, images: Tensor, k: int | Tensor, labels: Tensor | None) -> Tensor:
         """log p_k(x_d | x_before d) of every dimension, (N, D), images (N, C, H, W)."""
         params = self.conditionals(self.signed(images), k, labels)
         return self.likelihood.log_prob(images, self.as_image_params(params)).flatten(1)
 
-    def log_prob_under(self, images: Tensor, k: int, labels: Tensor | None = None) -> Tensor:
+    def log_prob_under(
+        self, images: Tensor, k: int | Tensor, labels: Tensor | None = None
+    ) -> Tensor:
         """Exact log p_k(x) under mask k alone, nats per example (N,) (unchecked input)."""
         return self.dim_log_probs(images, k, labels).sum(1)
 
@@ -161,6 +206,19 @@ class FullyVisibleModel(GenerativeModel):
         lps = self.ensemble_log_probs(images, labels)
         return torch.logsumexp(lps, 0) - math.log(lps.shape[0])
 
+    def likelihood_details(self, **options: Any) -> dict[str, Any]:
+        """What the exact figure is of: the ordering and the ensemble (stored beside it)."""
+        k, what = self.config.ensemble, self.pool_field.removeprefix("num_")
+        summary = f"{self.config.ordering} ordering; " + (
+            f"ensemble of the first {k} of {self.pool_size} {what}: log of their mean probability"
+            if k > 1
+            else f"the first of {self.pool_size} {what}"
+            if self.pool_size > 1
+            else f"one {what[:-1]}"
+        )
+        return {"ordering": self.config.ordering, "ensemble": k, "pool": self.pool_size,
+                "summary": summary}  # fmt: skip
+
     def loss(self, images: Tensor, labels: Tensor | None = None) -> dict[str, Tensor]:
         """Mean NLL in nats per dimension (minimised) plus nats/image and bits/dim.
 
@@ -169,9 +227,7 @@ class FullyVisibleModel(GenerativeModel):
         if self.training:
             images = self.check_images(images)
             labels = self.check_labels(labels, images.shape[0])
-            k = int(self.mask_step) % self.pool_size
-            with torch.no_grad():
-                self.mask_step += 1
+            k = self.training_mask()
             nll = -self.log_prob_under(images, k, labels)
         else:
             nll = -self.log_prob(images, labels)

@@ -30,8 +30,7 @@ def check_pool(config: Any, pool: str, *, fixed_hint: str) -> None:
     Args:
         config: a FVSBN, NADE or MADE config.
         pool: the name of its pool-size field (``num_orderings`` or ``num_masks``).
-        fixed_hint: what to say when a pool of several would hold one ordering only (None
-            where the family's pool differs beyond its ordering, as MADE's masks do).
+        fixed_hint: what a pool of one holds ("ordering" or "mask"), for the message.
     """
     check_choice(config, "ordering", ORDERINGS)
     size = getattr(config, pool)

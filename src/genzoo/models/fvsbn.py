@@ -40,18 +40,17 @@ class FVSBN(FullyVisibleModel):
         self.weight = nn.Parameter(torch.randn(d, d) * 0.01)
         self.bias = nn.Parameter(torch.zeros(d))
         self.class_bias = class_bias(self.label_classes, d)
-        self._mask: tuple[tuple, Tensor] | None = None
 
-    def mask(self, k: int, like: Tensor) -> Tensor:
+    def mask(self, k: int | Tensor, like: Tensor) -> Tensor:
         """(D, D): 1 where dimension j (column) comes before d (row) in mask k's ordering."""
-        key = (k, like.device, like.dtype)
-        if self._mask is None or self._mask[0] != key:
-            rank = self.rank(k)
-            m = (rank[None, :] < rank[:, None]).to(device=like.device, dtype=like.dtype)
-            self._mask = (key, m)
-        return self._mask[1]
 
-    def conditionals(self, x: Tensor, k: int, labels: Tensor | None = None) -> Tensor:
+        def build(k: int | Tensor) -> Tensor:
+            rank = self.rank(k)
+            return (rank[None, :] < rank[:, None]).to(like.dtype)
+
+        return self.per_mask(k, like, build)
+
+    def conditionals(self, x: Tensor, k: int | Tensor, labels: Tensor | None = None) -> Tensor:
         logits = F.linear(x, self.weight * self.mask(k, self.weight), self.bias)  # (N, D)
         logits = add_class_bias(logits, self.class_bias, labels)
         return logits.unsqueeze(2)  # (N, D, 1)

@@ -12,9 +12,10 @@ log p(x) = logsumexp_k log p_k(x) - log K (:mod:`genzoo.models.fvbn`).
 
 Deviations:
     - The inputs are read on the [-1, 1] scale (binary 0/1 -> -1/+1, 8-bit v -> 2v/255-1).
-    - The masks are a pure function of (seed, mask index), recomputed when the mask
-      changes instead of being kept in memory; the counter that picks the training mask
-      is a buffer, so a resume continues the cycle exactly.
+    - The pool's orderings and hidden degrees (a few integers per unit) are drawn at
+      construction from the seed and kept as buffers; the masks are made from them when
+      the mask changes instead of being kept in memory. The counter that picks the
+      training mask is a buffer too, so a resume continues the cycle exactly.
     - No direct input-to-output connections (the paper's optional extra).
     - Class conditioning adds a learned per-class bias to every hidden and output layer.
 """
@@ -27,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from genzoo.config import DataSpec
-from genzoo.models.fvbn import FullyVisibleModel
+from genzoo.models.fvbn import FullyVisibleModel, on_meta_device, pick
 from genzoo.models.made_config import MADEConfig
 from genzoo.nn.conditioning import add_class_bias, class_bias
 from genzoo.nn.made import MaskedLinear, hidden_degrees, made_masks
@@ -52,20 +53,31 @@ class MADE(FullyVisibleModel):
         self.class_biases = nn.ModuleList(
             class_bias(self.label_classes, b) or nn.Identity() for b in sizes[1:]
         )
-        self._masks: tuple[tuple, list[Tensor]] | None = None
+        if on_meta_device():  # a size probe (genzoo.train.checkpoint): shapes only
+            degrees = torch.empty(self.pool_size, sum(config.hidden), dtype=torch.long)
+        else:
+            degrees = torch.stack(
+                [
+                    torch.cat(
+                        hidden_degrees(self.rank(k), config.hidden, self.mask_generator(k, 1))
+                    )
+                    for k in range(self.pool_size)
+                ]
+            )
+        self.register_buffer("degrees", degrees)  # (pool, sum of hidden)
 
-    def masks(self, k: int, like: Tensor) -> list[Tensor]:
-        """The masks (out, in) of every layer under mask k, in ``like``'s device and dtype
-        (the last one kept, since training changes it every step)."""
-        key = (k, like.device, like.dtype)
-        if self._masks is None or self._masks[0] != key:
-            rank = self.rank(k)
-            hidden = hidden_degrees(rank, self.config.hidden, self.mask_generator(k, salt=1))
-            masks = made_masks(rank, hidden, self.num_params)
-            self._masks = (key, [m.to(device=like.device, dtype=like.dtype) for m in masks])
-        return self._masks[1]
+    def masks(self, k: int | Tensor, like: Tensor) -> list[Tensor]:
+        """The masks (out, in) of every layer under mask k, in ``like``'s dtype, from the
+        ordering and the hidden degrees of mask k (buffers ``orders`` and ``degrees``)."""
 
-    def conditionals(self, x: Tensor, k: int, labels: Tensor | None = None) -> Tensor:
+        def build(k: int | Tensor) -> list[Tensor]:
+            hidden = list(pick(self.degrees, k).split(list(self.config.hidden)))
+            masks = made_masks(self.rank(k), hidden, self.num_params)
+            return [m.to(like.dtype) for m in masks]
+
+        return self.per_mask(k, like, build)
+
+    def conditionals(self, x: Tensor, k: int | Tensor, labels: Tensor | None = None) -> Tensor:
         masks = self.masks(k, self.layers[0].weight)
         y = x
         last = len(self.layers) - 1

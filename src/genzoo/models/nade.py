@@ -80,11 +80,11 @@ class NADE(FullyVisibleModel):
     H) cumulative sum took 2.07 s per training step at D 784, N 100, H 500 on one loaded
     CPU core, blocks of 8 took 0.54 s (8 was the fastest of 1, 8, 32 and 128)."""
 
-    def conditionals(self, x: Tensor, k: int, labels: Tensor | None = None) -> Tensor:
+    def conditionals(self, x: Tensor, k: int | Tensor, labels: Tensor | None = None) -> Tensor:
         """All D conditionals in O(D H): a running sum of the inputs' columns of W (and U),
         each taken before its own dimension is added."""
         n = x.shape[0]
-        order = self.order(k).to(x.device)
+        order = self.order(k)
         xo = x[:, order].t()  # (D, N), in the ordering
         w = self.W.t()[order]  # (D, H)
         u = self.U.t()[order] if self.U is not None else None
@@ -101,7 +101,7 @@ class NADE(FullyVisibleModel):
             run = run + seen[-1]
             outs.append(torch.bmm(torch.sigmoid(a), v[s:e]))  # (b, N, K)
         out = torch.cat(outs, 0).transpose(0, 1) + self.b[order]  # (N, D, K), in the ordering
-        rank = (self.rank(k) - 1).to(x.device)
+        rank = self.rank(k) - 1
         out = out[:, rank]  # back to the (C, H, W) flattening
         bias = self._output_bias(labels, n)
         return out if bias is None else out + bias

@@ -46,7 +46,7 @@ def made_masks(rank: Tensor, hidden: list[Tensor], num_params: int) -> list[Tens
     for deg in hidden:
         masks.append((deg[:, None] >= below[None, :]).float())  # eq. 13
         below = deg
-    out_deg = rank.repeat_interleave(num_params)  # (D * K,)
+    out_deg = rank[:, None].expand(-1, num_params).reshape(-1)  # (D * K,)
     masks.append((out_deg[:, None] > below[None, :]).float())  # eq. 14
     return masks
 
