@@ -16,6 +16,9 @@ TINY: dict[str, dict] = {
     "progan": {"latent_dim": 4, "channel_base": 16, "max_channels": 4, "mbstd_group_size": 2},
     "rbm": {"hidden": 4, "num_chains": 3, "gibbs_steps": 3},
     "dbm": {"hidden": (4, 3), "num_chains": 3, "gibbs_steps": 3, "mean_field_steps": 2},
+    "made": {"hidden": (8, 8), "num_masks": 2, "ensemble": 2},
+    "nade": {"hidden": 6, "ordering": "agnostic", "num_orderings": 2, "ensemble": 2},
+    "fvsbn": {},
 }
 
 # Image shapes of the conformance suite for families that refuse its default (1, 6, 6) and

@@ -20,13 +20,17 @@ from genzoo.errors import ConfigError, UserInputError, did_you_mean
 from genzoo.models import (
     autoregressive_config,
     boltzmann_config,
+    fvbn_config,
     gan_config,
     progan_config,
     vae_config,
 )
 from genzoo.models.boltzmann_config import DBMConfig, RBMConfig
+from genzoo.models.fvsbn_config import FVSBNConfig
 from genzoo.models.gan_config import GANConfig
 from genzoo.models.gated_pixelcnn_config import GatedPixelCNNConfig
+from genzoo.models.made_config import MADEConfig
+from genzoo.models.nade_config import NADEConfig
 from genzoo.models.pixelcnn_config import PixelCNNConfig
 from genzoo.models.pixelcnn_pp_config import PixelCNNPPConfig
 from genzoo.models.pixelrnn_config import PixelRNNConfig
@@ -150,6 +154,33 @@ MODELS: dict[str, ModelEntry] = {
             declares=boltzmann_config.DECLARES,
             data="binarized-fashion-mnist",
             train_defaults=(("lr", 0.001), ("grad_clip", 0.0), ("batch_size", 100)),
+        ),
+        ModelEntry(
+            "made",
+            MADEConfig,
+            "genzoo.models.made:MADE",
+            "MADE, masked MLP, connectivity-agnostic, mask ensembles (Germain et al. 2015)",
+            ("binary", "8bit"),
+            declares=fvbn_config.DECLARES,
+            data="binarized-fashion-mnist",
+        ),
+        ModelEntry(
+            "nade",
+            NADEConfig,
+            "genzoo.models.nade:NADE",
+            "NADE, O(DH) exact NLL, order-agnostic ensembles (Larochelle & Murray 2011)",
+            ("binary", "8bit"),
+            declares=fvbn_config.DECLARES,
+            data="binarized-fashion-mnist",
+        ),
+        ModelEntry(
+            "fvsbn",
+            FVSBNConfig,
+            "genzoo.models.fvsbn:FVSBN",
+            "FVSBN, a logistic regression per pixel on the earlier ones (Frey 1998)",
+            ("binary",),
+            declares=fvbn_config.DECLARES,
+            data="binarized-fashion-mnist",
         ),
     ]
 }
