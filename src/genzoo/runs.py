@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from genzoo.models.base import GenerativeModel
 
 EVAL_DIR = "eval"
+SAMPLES_DIR = "samples"
 LOCK_FILE = ".lock"
 
 
@@ -523,9 +524,12 @@ class Run:
             os.close(fd)  # releases the lock
 
     def remove_leftovers(self) -> list[Path]:
-        """Delete temporary files of interrupted atomic writes (``.NAME.*.tmp``)."""
+        """Delete temporary files of interrupted atomic writes (``.NAME.*.tmp``) in every
+        folder genzoo writes atomically: the run's own, ``model/``, ``eval/`` and
+        ``samples/`` (the periodic grids)."""
         removed = []
-        for folder in (self.path, self.path / EXPORT_DIR, self.path / EVAL_DIR):
+        folders = (EXPORT_DIR, EVAL_DIR, SAMPLES_DIR)
+        for folder in (self.path, *(self.path / f for f in folders)):
             for tmp in folder.glob(".*.tmp") if folder.is_dir() else []:
                 with contextlib.suppress(OSError):
                     tmp.unlink()

@@ -139,6 +139,12 @@ def model_from_config(meta: dict[str, Any], where: str) -> GenerativeModel:
         size = sum(p.numel() for p in probe.parameters())
     except KeyError as e:
         raise CorruptFileError(f"{where} lacks the key {e}; re-export the model") from e
+    except RuntimeError as e:  # e.g. "Storage size calculation overflowed" on the meta device
+        raise CorruptFileError(
+            f"{where} describes a network that cannot be built ({type(e).__name__}: "
+            f"{(str(e).strip().splitlines() or [''])[0]}); refusing it: the file is damaged "
+            "or crafted, re-export the model"
+        ) from e
     except (TypeError, AttributeError, ValueError, OverflowError) as e:
         if isinstance(e, GenzooError):
             raise
