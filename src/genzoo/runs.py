@@ -33,18 +33,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from safetensors import SafetensorError
 
 from genzoo._version import __version__
 from genzoo.config import TrainConfig, from_dict, to_dict
 from genzoo.errors import (
     CorruptFileError,
+    GenzooError,
     MissingFileError,
     RunBusyError,
     RunExistsError,
     RunWriteError,
     UserInputError,
 )
-from genzoo.io import write_json
+from genzoo.io import free_space, write_failure, write_json
 from genzoo.train.checkpoint import (
     CHECKPOINT_FILE,
     EXPORT_DIR,
@@ -372,6 +374,14 @@ class Run:
             FileNotFoundError: ``resume`` was given but there is no checkpoint to resume.
         """
         out = self.path
+        lost = self.lost_checkpoint()
+        if lost is not None and not force:
+            raise MissingFileError(
+                f"{out} holds a run whose {CHECKPOINT_FILE} is missing (its export "
+                f"{EXPORT_DIR}/ is from step {lost}; it still samples and evaluates): restore "
+                f"{CHECKPOINT_FILE} to continue it with --resume, or pass --force to start "
+                "over (the old folder is moved aside, not deleted), or choose another --out"
+            )
         if resume:
             if not self.checkpoint_path.is_file() and not self.is_run:
                 raise MissingFileError(
@@ -402,6 +412,39 @@ class Run:
         shutil.move(str(out), str(moved))
         self._meta = None
         return moved
+
+    def lost_checkpoint(self) -> int | str | None:
+        """The step of the export of a run whose ``checkpoint.pt`` is gone ('?' when the
+        export records none); None when the checkpoint is there, or was never written.
+
+        Training writes the export only after the checkpoint of the same step, so an export
+        without a checkpoint means the checkpoint was deleted or lost: neither a resume
+        (it would start again from step 0 and overwrite the export) nor a new run fits.
+        """
+        weights = self.path / EXPORT_DIR / "model.safetensors"
+        if not self.is_run or self.checkpoint_path.is_file() or not weights.is_file():
+            return None
+        try:
+            step = json.loads((self.path / EXPORT_DIR / "config.json").read_text()).get("step")
+        except (OSError, ValueError, AttributeError):
+            step = None
+        return step if isinstance(step, int) else "?"
+
+    def discard_start(self, *, keep_folder: bool) -> None:
+        """Remove everything a refused start of a *new* run wrote, so a plain rerun accepts
+        the folder. Only for a folder :meth:`claim` found absent or empty before the start
+        (all it holds is then this start's): the folder itself is kept with
+        ``keep_folder`` (it existed, empty, before)."""
+        if not keep_folder:
+            shutil.rmtree(self.path, ignore_errors=True)
+            return
+        for child in self.path.iterdir() if self.path.is_dir() else []:
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    child.unlink()
+        self._meta = None
 
     RESUME_TAKES = (
         "steps", "lr", "max_minutes", "progress", "log_every", "sample_every", "num_samples",
@@ -496,11 +539,30 @@ class Run:
                 model, self.path / EXPORT_DIR, export_weights, step=int(state["step"]),
                 training=training,
             )  # fmt: skip
-        except OSError as e:
-            raise RunWriteError(
-                f"cannot write the checkpoint into {self.path} ({e.strerror or e}); the previous "
-                "checkpoint is intact: free space or fix permissions, then --resume"
-            ) from e
+        except (OSError, RuntimeError, SafetensorError) as e:
+            error = self.write_error("the checkpoint", e)
+            if error is None:
+                raise
+            raise error from e
+
+    def write_error(self, what: str, e: BaseException) -> RunWriteError | None:
+        """The one-line :class:`RunWriteError` for a write into the run the file system
+        refused (a full disk, a read-only folder); None when ``e`` is another error.
+
+        Args:
+            what: what was being written ("the checkpoint", "a sample grid").
+            e: the error the write raised.
+        """
+        if isinstance(e, GenzooError):
+            return None
+        why = write_failure(e)
+        if why is None:
+            return None
+        free = free_space(self.path)
+        return RunWriteError(
+            f"cannot write {what} into {self.path} ({why}{'; ' + free if free else ''}); the "
+            "last checkpoint is intact: free space or fix permissions, then --resume"
+        )
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
