@@ -3,6 +3,7 @@ run lock, SIGTERM, leftovers of interrupted writes, and damaged files in one lin
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import os
@@ -451,3 +452,64 @@ def test_the_readme_says_when_a_resume_is_bit_exact():
     sentence = sentence[: sentence.index("A resume takes")]
     assert "same weights as an uninterrupted" in sentence
     assert "--train.threads" in sentence and "auto" in sentence
+
+
+# -- found by the fuzzer (tests/test_fuzz.py) ----------------------------------------------
+
+
+def test_settings_of_the_wrong_type_in_a_file_are_one_line_naming_the_setting(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(run, "--train.steps", "1") == 0
+    meta = json.loads((run / "run.json").read_text())
+    for section, key, value in [
+        ("train", "devices", None),  # was: AttributeError: 'NoneType' object has no ...
+        ("train", "batch_size", "16"),
+        ("train", "compile", 1),
+        ("model_config", "hidden_channels", 4.5),
+    ]:
+        broken = copy.deepcopy(meta)
+        broken[section][key] = value
+        (run / "run.json").write_text(json.dumps(broken))
+        assert _train(run, "--resume", "--train.steps", "2") == 2
+        _one_line_error(capsys, f"{key} must be")
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('[train]\nlr = "fast"\n')
+    assert main(["train", "pixelcnn", "--config", str(recipe), "--print-config"]) == 2
+    _one_line_error(capsys, "lr must be a number")
+
+
+def test_a_crafted_run_json_is_refused_before_its_network_is_built(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(run, "--train.steps", "1") == 0
+    meta = json.loads((run / "run.json").read_text())
+    meta["model_config"]["hidden_channels"] = 10**9  # was: RuntimeError from the allocation
+    (run / "run.json").write_text(json.dumps(meta))
+    assert _train(run, "--resume", "--train.steps", "2") == 2
+    _one_line_error(capsys, "run.json describes a network that cannot be built")
+
+
+def test_crafted_layer_counts_chains_and_image_sizes_are_refused_before_allocation(tmp_path):
+    from genzoo.errors import UserInputError
+    from genzoo.registry import create_model
+    from genzoo.train.checkpoint import export_model, load_export
+
+    def crafted(name, shape, kind, tiny, section, key, value):
+        folder = tmp_path / f"{name}-{key}"
+        export_model(create_model(name, image_shape=shape, kind=kind, **tiny), folder)
+        meta = json.loads((folder / "config.json").read_text())
+        meta[section][key] = value
+        (folder / "config.json").write_text(json.dumps(meta))
+        return folder
+
+    vae = {"latent_dim": 2, "hidden": 8, "hidden_layers": 1}
+    layers = crafted("vae", (1, 4, 4), "8bit", vae, "config", "hidden_layers", 10**9)
+    with pytest.raises(CorruptFileError, match="more than 5,000 weight tensors"):
+        load_export(layers)  # was: hours of building layers on the meta device
+    dbm = {"hidden": (4, 3), "num_chains": 3}
+    chains = crafted("dbm", (1, 4, 4), "binary", dbm, "config", "num_chains", 10**9)
+    with pytest.raises(CorruptFileError, match="parameters and buffers"):
+        load_export(chains)  # was: DefaultCPUAllocator: can't allocate memory
+    side = crafted("pixelcnn", (1, 4, 4), "8bit", {"hidden_channels": 4}, "data", "image_shape",
+                   [1, 10**5, 10**5])  # fmt: skip
+    with pytest.raises(UserInputError, match="values per example"):
+        load_export(side)  # was: sampling 10^10 pixels, one at a time

@@ -543,6 +543,11 @@ def _apply_recipe(default: TrainCommand, recipe: dict[str, Any]) -> TrainCommand
             f"recipe: unknown setting(s) {', '.join(unknown)}; known: "
             f"[model], [train], {', '.join(RECIPE_KEYS)}"
         )
+    for key, value in recipe.items():
+        kind = int if key == "image_size" else str
+        if not isinstance(value, kind) or isinstance(value, bool):
+            what = "an integer" if kind is int else "a string"
+            raise UserInputError(f"recipe: {key} must be {what}, got {value!r}; fix the file")
     fields = {k: (Path(v) if k in ("out", "data_root") else v) for k, v in recipe.items()}
     return dataclasses.replace(default, model=model, train=train, **fields)
 
@@ -864,7 +869,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"genzoo: {str(e) or 'interrupted'}", file=sys.stderr)
         return 130
     except GenzooError as e:  # genzoo's own one-line errors; anything else is a bug: traceback
-        print(f"genzoo: error: {e}", file=sys.stderr)
+        # one line even when it quotes a name holding a line break (a file's key, a path)
+        text = str(e).replace("\r", "\\r").replace("\n", "\\n")
+        print(f"genzoo: error: {text}", file=sys.stderr)
         return 2
 
 

@@ -36,7 +36,7 @@ import torch
 from safetensors import SafetensorError
 
 from genzoo._version import __version__
-from genzoo.config import TrainConfig, from_dict, to_dict
+from genzoo.config import SettingTypeError, TrainConfig, from_dict, to_dict
 from genzoo.errors import (
     CorruptFileError,
     GenzooError,
@@ -85,6 +85,33 @@ def parse_indices(text: str, what: str = "indices") -> list[int]:
     if not out:
         raise UserInputError(f"no {what} in {text!r}")
     return out
+
+
+DATA_INFO_TYPES: dict[str, tuple[type, ...]] = {
+    "spec": (str,), "root": (str, type(None)), "image_size": (int, type(None)), "seed": (int,),
+}  # fmt: skip
+"""The keys of run.json's ``"data"`` and their types (``spec`` is required)."""
+
+
+def checked_data_info(info: Any, where: str | Path) -> dict[str, Any]:
+    """run.json's ``"data"`` ({"spec", "root", "image_size", "seed"}) after checking its
+    keys' types; a damaged one is refused in one line.
+
+    Raises:
+        CorruptFileError: not a table, no ``spec``, or a value of the wrong type.
+    """
+    bad = not isinstance(info, dict) or not isinstance(info.get("spec"), str)
+    if not bad:
+        bad = any(
+            k in info and (not isinstance(info[k], types) or isinstance(info[k], bool))
+            for k, types in DATA_INFO_TYPES.items()
+        )
+    if bad:
+        raise CorruptFileError(
+            f"{where}: 'data' must be a table with a 'spec' (the dataset's name) and optional "
+            "'root', 'image_size' and 'seed'; restore the file"
+        )
+    return dict(info)
 
 
 class Run:
@@ -168,8 +195,13 @@ class Run:
 
     @property
     def data_info(self) -> dict[str, Any]:
-        """How the run's data was specified (``{"spec", "root", "image_size", "seed"}``)."""
-        return self.meta.get("data", {}) if self.is_run else {}
+        """How the run's data was specified (``{"spec", "root", "image_size", "seed"}``),
+        checked: a damaged ``"data"`` of run.json is one :class:`CorruptFileError`."""
+        return (
+            checked_data_info(self.meta.get("data", {}), self.path / RUN_FILE)
+            if self.is_run
+            else {}
+        )
 
     @property
     def dataset_name(self) -> str:
@@ -313,7 +345,13 @@ class Run:
         if state.get("ema") is not None and not raw:
             prefix = "module."
             weights = {k[len(prefix) :]: v for k, v in state["ema"].items() if k.startswith(prefix)}
-        model.load_state_dict(weights)
+        try:
+            model.load_state_dict(weights)
+        except (RuntimeError, TypeError, AttributeError) as e:
+            raise CorruptFileError(
+                f"checkpoint {self.checkpoint_path} does not match the model of {RUN_FILE} "
+                f"({(str(e).strip().splitlines() or [''])[0][:200]}); it is damaged: restore it"
+            ) from e
         own = out == self.export_dir  # the run's own export records its step and budget
         export_model(
             model, out, step=int(state["step"]) if own else None,
@@ -480,9 +518,11 @@ class Run:
         try:
             model_cfg = from_dict(config_class, stored["model_config"], where=where)
             old_train = from_dict(TrainConfig, stored["train"], where=where)
-            data_info = dict(stored["data"])
+            data_info = checked_data_info(stored["data"], where)
         except KeyError as e:
             raise CorruptFileError(f"{where} lacks the key {e}; restore or delete the run") from e
+        except SettingTypeError as e:
+            raise CorruptFileError(f"{e}: a setting of the wrong type; restore the file") from e
         except (TypeError, AttributeError) as e:
             raise CorruptFileError(f"{where} holds a damaged setting ({e}); restore it") from e
         taken = {k: getattr(train, k) for k in given if k in self.RESUME_TAKES}

@@ -56,13 +56,23 @@ def make_grid(
     return grid
 
 
+MAX_GRID_PIXELS = 8192 * 8192
+"""The largest picture a grid is enlarged to (a larger --scale is refused, not allocated)."""
+
+
 def grid_image(images: Tensor, nrow: int | None = None, scale: int = 1) -> Image.Image:
     """``make_grid(images, nrow)`` as a PIL image; ``scale`` enlarges it (nearest)."""
     grid = make_grid(images, nrow)  # (C, H, W)
     array = grid.permute(1, 2, 0).numpy()
     img = Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array)
     if scale > 1:
-        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+        width, height = img.width * scale, img.height * scale
+        if width * height > MAX_GRID_PIXELS:
+            raise UserInputError(
+                f"--scale {scale} would make a {width}x{height} picture (more than "
+                f"{MAX_GRID_PIXELS:,} pixels); lower --scale or the number of images"
+            )
+        img = img.resize((width, height), Image.NEAREST)
     return img
 
 
