@@ -513,3 +513,48 @@ def test_crafted_layer_counts_chains_and_image_sizes_are_refused_before_allocati
                    [1, 10**5, 10**5])  # fmt: skip
     with pytest.raises(UserInputError, match="values per example"):
         load_export(side)  # was: sampling 10^10 pixels, one at a time
+
+
+def test_a_damaged_data_table_in_run_json_is_one_line(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(run, "--train.steps", "1") == 0
+    meta = json.loads((run / "run.json").read_text())
+    for data in (None, [], {"root": None}, {"spec": "digits", "seed": "0"}):
+        (run / "run.json").write_text(json.dumps(meta | {"data": data}))
+        assert main(["eval", str(run), "--n", "4"]) == 2  # was: AttributeError, KeyError
+        _one_line_error(capsys, "'data' must be a table with a 'spec'")
+        assert _train(run, "--resume", "--train.steps", "2") == 2  # was: ValueError
+        _one_line_error(capsys, "'data' must be a table")
+
+
+def test_a_checkpoint_whose_weights_do_not_match_run_json_is_one_line(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(run, "--train.steps", "1") == 0
+    state = load_checkpoint(run / "checkpoint.pt")
+    state["model"] = {("x" + k): v for k, v in state["model"].items()}  # a damaged key
+    torch.save(state, run / "checkpoint.pt")
+    meta = json.loads((run / "model" / "config.json").read_text())
+    (run / "model" / "config.json").write_text(json.dumps(meta | {"step": 0}))  # stale
+    assert main(["sample", str(run), "-n", "1", "--out", str(tmp_path / "s.png")]) == 2
+    _one_line_error(capsys, "does not match the model of run.json")  # was: RuntimeError
+
+
+def test_recipe_values_of_the_wrong_type_and_line_breaks_in_names_are_one_line(tmp_path, capsys):
+    recipe = tmp_path / "r.toml"
+    recipe.write_text("out = false\n")  # was: TypeError from Path(False)
+    assert main(["train", "pixelcnn", "--config", str(recipe), "--print-config"]) == 2
+    _one_line_error(capsys, "out must be a string")
+    recipe.write_text('[model]\n"a\\nb" = 1\n')  # a key holding a line break
+    assert main(["train", "pixelcnn", "--config", str(recipe), "--print-config"]) == 2
+    _one_line_error(capsys, 'unknown setting(s) "a\\nb"')
+
+
+def test_a_scale_that_would_allocate_a_giant_picture_is_refused(tmp_path, capsys):
+    from genzoo.registry import create_model
+    from genzoo.train.checkpoint import export_model
+
+    export_model(create_model("pixelcnn", image_shape=(1, 4, 4), hidden_channels=4), tmp_path / "m")
+    argv = ["sample", str(tmp_path / "m"), "-n", "1", "--out", str(tmp_path / "s.png")]
+    assert main([*argv, "--scale", str(10**9)]) == 2  # was: tens of GB, then the OOM killer
+    _one_line_error(capsys, "--scale 1000000000 would make")
+    assert not (tmp_path / "s.png").exists()

@@ -582,6 +582,7 @@ def run_sample(argv: Sequence[str]) -> int:
     from genzoo.progress import tracking
     from genzoo.runs import parse_indices
     from genzoo.viz import save_grid
+    from genzoo.viz.grid import check_scale
     from genzoo.viz.views import completion_grid
     from genzoo.zoo import open_run
 
@@ -589,6 +590,8 @@ def run_sample(argv: Sequence[str]) -> int:
     run = open_run(args.run)
     model = run.load_model(device)  # a mistyped run is named before --out is looked at
     _check_out_file(args.out, args.force)
+    if not model.data.is_points:  # before sampling: a scale too large for even one image
+        check_scale(args.scale, model.data.image_shape[-1], model.data.image_shape[-2])
     g = torch.Generator(device).manual_seed(args.seed)
     labels = None
     if args.labels is not None:

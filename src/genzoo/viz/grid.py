@@ -66,14 +66,24 @@ def grid_image(images: Tensor, nrow: int | None = None, scale: int = 1) -> Image
     array = grid.permute(1, 2, 0).numpy()
     img = Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array)
     if scale > 1:
-        width, height = img.width * scale, img.height * scale
-        if width * height > MAX_GRID_PIXELS:
-            raise UserInputError(
-                f"--scale {scale} would make a {width}x{height} picture (more than "
-                f"{MAX_GRID_PIXELS:,} pixels); lower --scale or the number of images"
-            )
-        img = img.resize((width, height), Image.NEAREST)
+        check_scale(scale, img.width, img.height)
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
     return img
+
+
+def check_scale(scale: int, width: int, height: int) -> None:
+    """Refuse a ``scale`` that would enlarge a ``width`` x ``height`` picture beyond
+    :data:`MAX_GRID_PIXELS` (the command line checks one image's size before sampling).
+
+    Raises:
+        UserInputError: naming --scale and the size it would make.
+    """
+    w, h = width * max(scale, 1), height * max(scale, 1)
+    if w * h > MAX_GRID_PIXELS:
+        raise UserInputError(
+            f"--scale {scale} would make a {w}x{h} picture (more than {MAX_GRID_PIXELS:,} "
+            "pixels); lower --scale or the number of images"
+        )
 
 
 def save_grid(images: Tensor, path: str | Path, nrow: int | None = None, scale: int = 1) -> Path:
