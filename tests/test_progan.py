@@ -201,9 +201,10 @@ def test_growing_changes_the_active_parameters_and_the_optimizers_keep_working()
     assert not torch.equal(ema, raw) and not ema.requires_grad  # a lagging, frozen average
 
 
-def test_adams_moments_start_afresh_at_the_first_step_of_each_new_level_only():
-    """As the official code (reset_opt_for_new_lod): steps 0-1 stable at 4x4, step 2 is
-    the first of the fade to 8x8 (reset), steps 3-4 fade on, 5-6 stable (no reset)."""
+def test_adams_moments_start_afresh_when_a_fade_starts_and_when_it_ends():
+    """As the official code (reset_opt_for_new_lod, on a change of floor or ceiling of the
+    level of detail): steps 0-1 stable at 4x4, step 2 is the first of the fade to 8x8
+    (reset), steps 3-4 fade on, step 5 is the first stable one at 8x8 (reset), 6 goes on."""
     model = make(8)
     opts = model.configure_optimizers(TrainConfig(lr=1e-2, progress=False))
     images = real_batch()
@@ -216,8 +217,12 @@ def test_adams_moments_start_afresh_at_the_first_step_of_each_new_level_only():
     assert adam_steps() == 2
     _steps(model, opts, images, 2, 3)
     assert adam_steps() == 1  # forgotten at the new level, then one step
-    _steps(model, opts, images, 3, 7)
-    assert adam_steps() == 5 and model.stage().phase == "stable"
+    _steps(model, opts, images, 3, 5)
+    assert adam_steps() == 3 and model.stage().phase == "stable"
+    _steps(model, opts, images, 5, 6)
+    assert adam_steps() == 1  # forgotten again as the fade ends
+    _steps(model, opts, images, 6, 7)
+    assert adam_steps() == 2 and model.stage().level == 1
 
 
 @pytest.mark.parametrize("reuse", [True, False])

@@ -3,6 +3,8 @@ run lock, SIGTERM, leftovers of interrupted writes, and damaged files in one lin
 
 from __future__ import annotations
 
+import copy
+import csv
 import json
 import os
 import shutil
@@ -282,3 +284,277 @@ def test_a_full_disk_on_save_is_one_line_and_keeps_the_last_checkpoint(tmp_path,
     with pytest.raises(RunWriteError, match="No space left on device"):
         fit(make_model(), NoisyBinary(), run, cfg(steps=6, checkpoint_every=3), resume=True)
     assert (run / "checkpoint.pt").read_bytes() == before
+
+
+# -- round three (issue 26) ---------------------------------------------------------------
+
+
+def _one_line_error(capsys, *words):
+    err = capsys.readouterr().err
+    assert err.startswith("genzoo: error:") and len(err.strip().splitlines()) == 1, err
+    for word in words:
+        assert word in err, (word, err)
+    return err
+
+
+def test_a_refused_start_leaves_nothing_behind_and_a_rerun_accepts_the_folder(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(run, "--train.steps", "1", "--train.batch-size", "5000") == 2
+    _one_line_error(capsys, "--train.batch-size 5000 exceeds")
+    assert not run.exists()
+    assert _train(run, "--train.steps", "1") == 0  # a plain rerun with another batch
+    # refused after the lock (by the model's optimizers): a folder the user made stays, empty
+    (tmp_path / "mine").mkdir()
+    pg = ["train", "progan", "--data", "digits", "--image-size", "8", "--train.ema-decay", "0.5"]
+    assert main([*pg, "--train.no-progress", "--out", str(tmp_path / "mine")]) == 2
+    _one_line_error(capsys, "--train.ema-decay 0")
+    assert (tmp_path / "mine").is_dir() and not list((tmp_path / "mine").iterdir())
+
+
+def test_a_start_refused_at_its_first_step_removes_its_run_json_and_logs(tmp_path):
+    from genzoo.errors import UserInputError
+
+    model = make_model()
+
+    def refuse(self, images, labels, ctx):
+        raise UserInputError("this model refuses its first batch")
+
+    model.training_step = types.MethodType(refuse, model)
+    with pytest.raises(UserInputError, match="refuses its first batch"):
+        fit(model, NoisyBinary(), tmp_path / "run", cfg(steps=3))
+    assert not (tmp_path / "run").exists()
+    fit(make_model(), NoisyBinary(), tmp_path / "run", cfg(steps=3))  # no --force needed
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == 3
+
+
+def test_a_run_whose_checkpoint_is_lost_says_what_is_missing_and_what_to_do(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(run, "--train.steps", "2") == 0
+    (run / "checkpoint.pt").unlink()  # the export (model/, step 2) is still there
+    exported = (run / "model" / "model.safetensors").read_bytes()
+    capsys.readouterr()
+    for extra in (["--resume"], []):
+        assert _train(run, *extra) == 2
+        _one_line_error(capsys, "checkpoint.pt is missing", "step 2", "restore", "--force")
+    assert (run / "model" / "model.safetensors").read_bytes() == exported  # not retrained
+    assert main(["sample", str(run), "-n", "2", "--out", str(tmp_path / "s.png")]) == 0
+    assert _train(run, "--train.steps", "1", "--force") == 0  # the way out it names
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        RuntimeError(
+            "[enforce fail at inline_container.cc:778] . PytorchStreamWriter failed writing "
+            "file data/3: file write failed"
+        ),
+        RuntimeError("[enforce fail at inline_container.cc:603] . unexpected pos 64 vs 0"),
+        OSError(28, "No space left on device"),
+    ],
+)
+def test_a_full_disk_in_torchs_zip_writer_is_one_line_naming_the_disk(
+    tmp_path, monkeypatch, capsys, error
+):
+    run = tmp_path / "run"
+    assert _train(run, "--train.steps", "2") == 0
+    before = (run / "checkpoint.pt").read_bytes()
+    real_save = torch.save
+
+    def full_disk(obj, f, *args, **kwargs):
+        with open(f, "wb") as out:
+            out.write(b"PK\x03\x04 half a zip")  # what a writer leaves as the disk fills
+        raise error
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    capsys.readouterr()
+    assert _train(run, "--resume", "--train.steps", "4") == 2
+    err = _one_line_error(capsys, "cannot write the checkpoint", "free on the disk", "--resume")
+    assert "the disk is full" in err or "the disk refused the write" in err
+    monkeypatch.setattr(torch, "save", real_save)
+    assert (run / "checkpoint.pt").read_bytes() == before
+    assert not list(run.glob(".*.tmp"))
+    assert _train(run, "--resume", "--train.steps", "4") == 0  # once there is space again
+
+
+def test_a_bug_in_the_writer_is_not_called_a_full_disk(tmp_path, monkeypatch):
+    def broken(obj, f, *args, **kwargs):
+        raise RuntimeError("some other bug")
+
+    monkeypatch.setattr(torch, "save", broken)
+    with pytest.raises(RuntimeError, match="some other bug"):
+        fit(make_model(), NoisyBinary(), tmp_path / "run", cfg(steps=3))
+
+
+def test_leftovers_of_interrupted_sample_grids_are_removed_on_the_next_start(tmp_path):
+    run = tmp_path / "run"
+    assert _train(run, "--train.steps", "2", "--train.sample-every", "2") == 0
+    assert (run / "samples" / "step_0000002.png").is_file()
+    leftover = run / "samples" / ".step_0000004.png.k9x2.tmp"  # a kill -9 during a grid
+    leftover.write_bytes(b"half a png")
+    assert _train(run, "--resume", "--train.steps", "3") == 0
+    assert not leftover.exists() and (run / "samples" / "step_0000002.png").is_file()
+
+
+def test_a_config_whose_network_overflows_is_refused_in_one_line(tmp_path, capsys):
+    from genzoo.registry import create_model
+    from genzoo.train.checkpoint import export_model
+
+    export_model(create_model("pixelcnn", image_shape=(1, 4, 4), hidden_channels=4), tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "config.json").read_text())
+    for channels in (10**9, 10**18, 10**30):  # overflows torch's size arithmetic
+        meta["config"]["hidden_channels"] = channels
+        (tmp_path / "m" / "config.json").write_text(json.dumps(meta))
+        argv = ["sample", str(tmp_path / "m"), "-n", "1", "--out", str(tmp_path / "s.png")]
+        assert main(argv) == 2
+        _one_line_error(capsys, "config.json")
+        assert not (tmp_path / "s.png").exists()
+
+
+@pytest.mark.parametrize("name", ["\\foo", "$\\foo$", "$x^$", "a$b$c\\"])
+def test_metric_names_are_drawn_as_text_never_as_tex(tmp_path, name):
+    from genzoo.report.page import _curves_figure
+
+    (tmp_path / "logs").mkdir()
+    with (tmp_path / "logs" / "metrics.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerows([["step", "name", "value"], [1, name, 0.5], [2, name, 0.25], [1, "loss", 1]])
+    (figure,) = _curves_figure(tmp_path)
+    assert figure.png.startswith(b"\x89PNG")
+
+
+def test_a_resume_at_a_fixed_thread_count_gives_the_uninterrupted_weights_bit_for_bit(
+    tmp_path,
+):
+    fixed = ["--train.threads", "1", "--train.checkpoint-every", "2"]
+    assert _train(tmp_path / "whole", "--train.steps", "5", *fixed) == 0
+    assert _train(tmp_path / "parts", "--train.steps", "2", *fixed) == 0
+    assert _train(tmp_path / "parts", "--resume", "--train.steps", "5") == 0  # keeps threads 1
+    whole = load_checkpoint(tmp_path / "whole" / "checkpoint.pt")
+    parts = load_checkpoint(tmp_path / "parts" / "checkpoint.pt")
+    assert whole["step"] == parts["step"] == 5
+    for k, v in whole["model"].items():
+        assert torch.equal(v, parts["model"][k]), k
+    for key in ("exp_avg", "exp_avg_sq"):
+        for i, st in whole["optimizers"]["model"]["state"].items():
+            assert torch.equal(st[key], parts["optimizers"]["model"]["state"][i][key]), key
+    digest = main(["eval", str(tmp_path / "whole"), "--n", "5"])
+    assert (
+        digest == 0
+        and Run(tmp_path / "whole").weights_digest() == Run(tmp_path / "parts").weights_digest()
+    )
+
+
+def test_the_readme_says_when_a_resume_is_bit_exact():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    sentence = readme[readme.index("`--resume` continues with the run's own settings") :]
+    sentence = sentence[: sentence.index("A resume takes")]
+    assert "same weights as an uninterrupted" in sentence
+    assert "--train.threads" in sentence and "auto" in sentence
+
+
+# -- found by the fuzzer (tests/test_fuzz.py) ----------------------------------------------
+
+
+def test_settings_of_the_wrong_type_in_a_file_are_one_line_naming_the_setting(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(run, "--train.steps", "1") == 0
+    meta = json.loads((run / "run.json").read_text())
+    for section, key, value in [
+        ("train", "devices", None),  # was: AttributeError: 'NoneType' object has no ...
+        ("train", "batch_size", "16"),
+        ("train", "compile", 1),
+        ("model_config", "hidden_channels", 4.5),
+    ]:
+        broken = copy.deepcopy(meta)
+        broken[section][key] = value
+        (run / "run.json").write_text(json.dumps(broken))
+        assert _train(run, "--resume", "--train.steps", "2") == 2
+        _one_line_error(capsys, f"{key} must be")
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('[train]\nlr = "fast"\n')
+    assert main(["train", "pixelcnn", "--config", str(recipe), "--print-config"]) == 2
+    _one_line_error(capsys, "lr must be a number")
+
+
+def test_a_crafted_run_json_is_refused_before_its_network_is_built(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(run, "--train.steps", "1") == 0
+    meta = json.loads((run / "run.json").read_text())
+    meta["model_config"]["hidden_channels"] = 10**9  # was: RuntimeError from the allocation
+    (run / "run.json").write_text(json.dumps(meta))
+    assert _train(run, "--resume", "--train.steps", "2") == 2
+    _one_line_error(capsys, "run.json describes a network that cannot be built")
+
+
+def test_crafted_layer_counts_chains_and_image_sizes_are_refused_before_allocation(tmp_path):
+    from genzoo.errors import UserInputError
+    from genzoo.registry import create_model
+    from genzoo.train.checkpoint import export_model, load_export
+
+    def crafted(name, shape, kind, tiny, section, key, value):
+        folder = tmp_path / f"{name}-{key}"
+        export_model(create_model(name, image_shape=shape, kind=kind, **tiny), folder)
+        meta = json.loads((folder / "config.json").read_text())
+        meta[section][key] = value
+        (folder / "config.json").write_text(json.dumps(meta))
+        return folder
+
+    vae = {"latent_dim": 2, "hidden": 8, "hidden_layers": 1}
+    layers = crafted("vae", (1, 4, 4), "8bit", vae, "config", "hidden_layers", 10**9)
+    with pytest.raises(CorruptFileError, match="more than 5,000 weight tensors"):
+        load_export(layers)  # was: hours of building layers on the meta device
+    dbm = {"hidden": (4, 3), "num_chains": 3}
+    chains = crafted("dbm", (1, 4, 4), "binary", dbm, "config", "num_chains", 10**9)
+    with pytest.raises(CorruptFileError, match="parameters and buffers"):
+        load_export(chains)  # was: DefaultCPUAllocator: can't allocate memory
+    side = crafted("pixelcnn", (1, 4, 4), "8bit", {"hidden_channels": 4}, "data", "image_shape",
+                   [1, 10**5, 10**5])  # fmt: skip
+    with pytest.raises(UserInputError, match="values per example"):
+        load_export(side)  # was: sampling 10^10 pixels, one at a time
+
+
+def test_a_damaged_data_table_in_run_json_is_one_line(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(run, "--train.steps", "1") == 0
+    meta = json.loads((run / "run.json").read_text())
+    for data in (None, [], {"root": None}, {"spec": "digits", "seed": "0"}):
+        (run / "run.json").write_text(json.dumps(meta | {"data": data}))
+        assert main(["eval", str(run), "--n", "4"]) == 2  # was: AttributeError, KeyError
+        _one_line_error(capsys, "'data' must be a table with a 'spec'")
+        assert _train(run, "--resume", "--train.steps", "2") == 2  # was: ValueError
+        _one_line_error(capsys, "'data' must be a table")
+
+
+def test_a_checkpoint_whose_weights_do_not_match_run_json_is_one_line(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(run, "--train.steps", "1") == 0
+    state = load_checkpoint(run / "checkpoint.pt")
+    state["model"] = {("x" + k): v for k, v in state["model"].items()}  # a damaged key
+    torch.save(state, run / "checkpoint.pt")
+    meta = json.loads((run / "model" / "config.json").read_text())
+    (run / "model" / "config.json").write_text(json.dumps(meta | {"step": 0}))  # stale
+    assert main(["sample", str(run), "-n", "1", "--out", str(tmp_path / "s.png")]) == 2
+    _one_line_error(capsys, "does not match the model of run.json")  # was: RuntimeError
+
+
+def test_recipe_values_of_the_wrong_type_and_line_breaks_in_names_are_one_line(tmp_path, capsys):
+    recipe = tmp_path / "r.toml"
+    recipe.write_text("out = false\n")  # was: TypeError from Path(False)
+    assert main(["train", "pixelcnn", "--config", str(recipe), "--print-config"]) == 2
+    _one_line_error(capsys, "out must be a string")
+    recipe.write_text('[model]\n"a\\nb" = 1\n')  # a key holding a line break
+    assert main(["train", "pixelcnn", "--config", str(recipe), "--print-config"]) == 2
+    _one_line_error(capsys, 'unknown setting(s) "a\\nb"')
+
+
+def test_a_scale_that_would_allocate_a_giant_picture_is_refused(tmp_path, capsys):
+    from genzoo.registry import create_model
+    from genzoo.train.checkpoint import export_model
+
+    export_model(create_model("pixelcnn", image_shape=(1, 4, 4), hidden_channels=4), tmp_path / "m")
+    argv = ["sample", str(tmp_path / "m"), "-n", "1", "--out", str(tmp_path / "s.png")]
+    assert main([*argv, "--scale", str(10**9)]) == 2  # was: tens of GB, then the OOM killer
+    _one_line_error(capsys, "--scale 1000000000 would make")
+    assert not (tmp_path / "s.png").exists()

@@ -421,6 +421,7 @@ def run_sample(argv: Sequence[str]) -> int:
     from genzoo.progress import tracking
     from genzoo.runs import parse_indices
     from genzoo.viz import save_grid
+    from genzoo.viz.grid import check_scale
     from genzoo.viz.views import completion_grid
     from genzoo.zoo import open_run
 
@@ -428,6 +429,8 @@ def run_sample(argv: Sequence[str]) -> int:
     run = open_run(args.run)
     model = run.load_model(device)  # a mistyped run is named before --out is looked at
     _check_out_file(args.out, args.force)
+    if not model.data.is_points:  # before sampling: a scale too large for even one image
+        check_scale(args.scale, model.data.image_shape[-1], model.data.image_shape[-2])
     g = torch.Generator(device).manual_seed(args.seed)
     labels = None
     if args.labels is not None:
@@ -685,7 +688,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"genzoo: {str(e) or 'interrupted'}", file=sys.stderr)
         return 130
     except GenzooError as e:  # genzoo's own one-line errors; anything else is a bug: traceback
-        print(f"genzoo: error: {e}", file=sys.stderr)
+        # one line even when it quotes a name holding a line break (a file's key, a path)
+        text = str(e).replace("\r", "\\r").replace("\n", "\\n")
+        print(f"genzoo: error: {text}", file=sys.stderr)
         return 2
 
 

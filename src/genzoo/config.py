@@ -33,6 +33,11 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 DataKind = Literal["8bit", "binary", "points"]
 
 
+MAX_EXAMPLE_VALUES = 4096 * 4096 * 4
+"""The most values one example may hold (a stored shape beyond it is refused before a
+model allocates a batch of it)."""
+
+
 @dataclass(frozen=True)
 class DataSpec:
     """What a model needs to know about its data; filled in from the dataset at train time.
@@ -60,6 +65,11 @@ class DataSpec:
         if not self.image_shape or any(int(s) <= 0 for s in self.image_shape):
             raise UserInputError(f"image_shape must be positive sizes, got {self.image_shape}")
         object.__setattr__(self, "image_shape", tuple(int(s) for s in self.image_shape))
+        if self.num_dims > MAX_EXAMPLE_VALUES:
+            raise UserInputError(
+                f"image_shape {self.image_shape} holds {self.num_dims:,} values per example, "
+                f"more than {MAX_EXAMPLE_VALUES:,} (4096x4096x4); resize the data"
+            )
 
     @property
     def num_dims(self) -> int:
@@ -240,6 +250,10 @@ def to_dict(config: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(config), default=str))
 
 
+class SettingTypeError(UserInputError, TypeError):
+    """A setting read from a file or a dict is of the wrong type (:func:`from_dict`)."""
+
+
 def from_dict(cls: type[T], data: dict[str, Any], *, where: str = "config") -> T:
     """Build ``cls`` from a dict, rejecting unknown keys with a clear error.
 
@@ -247,6 +261,11 @@ def from_dict(cls: type[T], data: dict[str, Any], *, where: str = "config") -> T
         cls: a config dataclass.
         data: field values; missing fields take their defaults.
         where: names the source in error messages (a file, a checkpoint).
+
+    Raises:
+        UserInputError: an unknown setting.
+        SettingTypeError: a value of the wrong type (a string for a number, null for a
+            string, ...), before the class's own checks of ranges.
     """
     if not isinstance(data, dict):
         raise UserInputError(f"{where}: expected a table of settings, got {type(data).__name__}")
@@ -254,7 +273,8 @@ def from_dict(cls: type[T], data: dict[str, Any], *, where: str = "config") -> T
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise UserInputError(
-            f"{where}: unknown setting(s) {', '.join(unknown)} for {cls.__name__}; "
+            f"{where}: unknown setting(s) {', '.join(_key(k) for k in unknown)} for "
+            f"{cls.__name__}; "
             f"known: {', '.join(fields)}"
         )
     hints = typing.get_type_hints(cls)
@@ -263,8 +283,65 @@ def from_dict(cls: type[T], data: dict[str, Any], *, where: str = "config") -> T
         hint = hints[key]
         if _is_tuple_hint(hint) and isinstance(value, list):
             value = tuple(value)
+        if not _has_type(value, hint):
+            shown = _shown(value)
+            raise SettingTypeError(f"{where}: {key} must be {_type_name(hint)}, got {shown}")
         kwargs[key] = value
     return cls(**kwargs)
+
+
+def _key(name: str) -> str:
+    """A key as a message shows it: bare when it is a plain name, else quoted (a key read
+    from a file may hold anything, a line break included)."""
+    return name if name.replace("-", "_").isidentifier() else json.dumps(name)
+
+
+def _has_type(value: Any, hint: Any) -> bool:
+    """Whether ``value`` (read from a file) is of the field type ``hint``: bool, int, float
+    (an int is taken), str, None, Literal, unions and tuples; other hints take anything."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if hint is type(None) or hint is None:
+        return value is None
+    if origin in (typing.Union, types.UnionType):
+        return any(_has_type(value, a) for a in args)
+    if origin is Literal:
+        return any(value == a and type(value) is type(a) for a in args)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin is tuple:
+        if not isinstance(value, tuple):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_has_type(v, args[0]) for v in value)
+        return len(value) == len(args) and all(map(_has_type, value, args))
+    return True
+
+
+def _type_name(hint: Any) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in args)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {_type_name(args[0])}s"
+        return f"a list of {len(args)} ({', '.join(_type_name(a) for a in args)})"
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    return "null" if hint is type(None) else names.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, tuple) else json.dumps(list(value))
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _is_tuple_hint(hint: Any) -> bool:
@@ -312,6 +389,11 @@ def apply_recipe(default: Any, recipe: dict[str, Any]) -> Any:
             f"recipe: unknown setting(s) {', '.join(unknown)}; known: "
             f"[model], [train], {', '.join(RECIPE_KEYS)}"
         )
+    for key, value in recipe.items():
+        kind = int if key == "image_size" else str
+        if not isinstance(value, kind) or isinstance(value, bool):
+            what = "an integer" if kind is int else "a string"
+            raise UserInputError(f"recipe: {key} must be {what}, got {value!r}; fix the file")
     fields = {k: (Path(v) if k in ("out", "data_root") else v) for k, v in recipe.items()}
     return dataclasses.replace(default, model=model, train=train, **fields)
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,3 +53,40 @@ def save_figure(fig: Any, path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
     return path
+
+
+WRITER_FAILURES = ("PytorchStreamWriter failed", "file write failed", "unexpected pos", "IoError")
+"""Words of the errors torch's zip writer (RuntimeError) and safetensors raise when the
+file system refuses a write; they carry no errno."""
+
+
+def write_failure(e: BaseException) -> str | None:
+    """Why a write failed, in a few words, when ``e`` is the file system refusing it (an
+    ``OSError``, or the ``RuntimeError`` of torch's zip writer); None for any other error.
+    """
+    if isinstance(e, OSError):
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return f"{e.strerror or 'No space left on device'}: the disk is full"
+        return e.strerror or str(e) or type(e).__name__
+    text = (str(e).strip().splitlines() or [""])[-1]
+    if any(words in str(e) for words in WRITER_FAILURES):
+        if "No space" in str(e) or "StorageFull" in str(e) or "os error 28" in str(e):
+            return "No space left on device: the disk is full"
+        return f"the disk refused the write, likely full: {text[:120]}"
+    return None
+
+
+def free_space(path: str | Path) -> str:
+    """'12.0 MB free on the disk holding PATH' (its nearest existing folder), or ''."""
+    path = Path(path)
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        free = shutil.disk_usage(path).free
+    except OSError:
+        return ""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if free < 1000 or unit == "TB":
+            return f"{free:.3g} {unit} free on the disk holding {path}"
+        free /= 1000
+    return ""

@@ -33,18 +33,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from safetensors import SafetensorError
 
 from genzoo._version import __version__
-from genzoo.config import TrainConfig, from_dict, to_dict
+from genzoo.config import SettingTypeError, TrainConfig, from_dict, to_dict
 from genzoo.errors import (
     CorruptFileError,
+    GenzooError,
     MissingFileError,
     RunBusyError,
     RunExistsError,
     RunWriteError,
     UserInputError,
 )
-from genzoo.io import write_json
+from genzoo.io import free_space, write_failure, write_json
 from genzoo.train.checkpoint import (
     CHECKPOINT_FILE,
     EXPORT_DIR,
@@ -62,6 +64,7 @@ if TYPE_CHECKING:
     from genzoo.models.base import GenerativeModel
 
 EVAL_DIR = "eval"
+SAMPLES_DIR = "samples"
 LOCK_FILE = ".lock"
 
 
@@ -82,6 +85,33 @@ def parse_indices(text: str, what: str = "indices") -> list[int]:
     if not out:
         raise UserInputError(f"no {what} in {text!r}")
     return out
+
+
+DATA_INFO_TYPES: dict[str, tuple[type, ...]] = {
+    "spec": (str,), "root": (str, type(None)), "image_size": (int, type(None)), "seed": (int,),
+}  # fmt: skip
+"""The keys of run.json's ``"data"`` and their types (``spec`` is required)."""
+
+
+def checked_data_info(info: Any, where: str | Path) -> dict[str, Any]:
+    """run.json's ``"data"`` ({"spec", "root", "image_size", "seed"}) after checking its
+    keys' types; a damaged one is refused in one line.
+
+    Raises:
+        CorruptFileError: not a table, no ``spec``, or a value of the wrong type.
+    """
+    bad = not isinstance(info, dict) or not isinstance(info.get("spec"), str)
+    if not bad:
+        bad = any(
+            k in info and (not isinstance(info[k], types) or isinstance(info[k], bool))
+            for k, types in DATA_INFO_TYPES.items()
+        )
+    if bad:
+        raise CorruptFileError(
+            f"{where}: 'data' must be a table with a 'spec' (the dataset's name) and optional "
+            "'root', 'image_size' and 'seed'; restore the file"
+        )
+    return dict(info)
 
 
 class Run:
@@ -165,8 +195,13 @@ class Run:
 
     @property
     def data_info(self) -> dict[str, Any]:
-        """How the run's data was specified (``{"spec", "root", "image_size", "seed"}``)."""
-        return self.meta.get("data", {}) if self.is_run else {}
+        """How the run's data was specified (``{"spec", "root", "image_size", "seed"}``),
+        checked: a damaged ``"data"`` of run.json is one :class:`CorruptFileError`."""
+        return (
+            checked_data_info(self.meta.get("data", {}), self.path / RUN_FILE)
+            if self.is_run
+            else {}
+        )
 
     @property
     def dataset_name(self) -> str:
@@ -310,7 +345,13 @@ class Run:
         if state.get("ema") is not None and not raw:
             prefix = "module."
             weights = {k[len(prefix) :]: v for k, v in state["ema"].items() if k.startswith(prefix)}
-        model.load_state_dict(weights)
+        try:
+            model.load_state_dict(weights)
+        except (RuntimeError, TypeError, AttributeError) as e:
+            raise CorruptFileError(
+                f"checkpoint {self.checkpoint_path} does not match the model of {RUN_FILE} "
+                f"({(str(e).strip().splitlines() or [''])[0][:200]}); it is damaged: restore it"
+            ) from e
         own = out == self.export_dir  # the run's own export records its step and budget
         export_model(
             model, out, step=int(state["step"]) if own else None,
@@ -371,6 +412,14 @@ class Run:
             FileNotFoundError: ``resume`` was given but there is no checkpoint to resume.
         """
         out = self.path
+        lost = self.lost_checkpoint()
+        if lost is not None and not force:
+            raise MissingFileError(
+                f"{out} holds a run whose {CHECKPOINT_FILE} is missing (its export "
+                f"{EXPORT_DIR}/ is from step {lost}; it still samples and evaluates): restore "
+                f"{CHECKPOINT_FILE} to continue it with --resume, or pass --force to start "
+                "over (the old folder is moved aside, not deleted), or choose another --out"
+            )
         if resume:
             if not self.checkpoint_path.is_file() and not self.is_run:
                 raise MissingFileError(
@@ -401,6 +450,39 @@ class Run:
         shutil.move(str(out), str(moved))
         self._meta = None
         return moved
+
+    def lost_checkpoint(self) -> int | str | None:
+        """The step of the export of a run whose ``checkpoint.pt`` is gone ('?' when the
+        export records none); None when the checkpoint is there, or was never written.
+
+        Training writes the export only after the checkpoint of the same step, so an export
+        without a checkpoint means the checkpoint was deleted or lost: neither a resume
+        (it would start again from step 0 and overwrite the export) nor a new run fits.
+        """
+        weights = self.path / EXPORT_DIR / "model.safetensors"
+        if not self.is_run or self.checkpoint_path.is_file() or not weights.is_file():
+            return None
+        try:
+            step = json.loads((self.path / EXPORT_DIR / "config.json").read_text()).get("step")
+        except (OSError, ValueError, AttributeError):
+            step = None
+        return step if isinstance(step, int) else "?"
+
+    def discard_start(self, *, keep_folder: bool) -> None:
+        """Remove everything a refused start of a *new* run wrote, so a plain rerun accepts
+        the folder. Only for a folder :meth:`claim` found absent or empty before the start
+        (all it holds is then this start's): the folder itself is kept with
+        ``keep_folder`` (it existed, empty, before)."""
+        if not keep_folder:
+            shutil.rmtree(self.path, ignore_errors=True)
+            return
+        for child in self.path.iterdir() if self.path.is_dir() else []:
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    child.unlink()
+        self._meta = None
 
     RESUME_TAKES = (
         "steps", "lr", "max_minutes", "progress", "log_every", "sample_every", "num_samples",
@@ -436,9 +518,11 @@ class Run:
         try:
             model_cfg = from_dict(config_class, stored["model_config"], where=where)
             old_train = from_dict(TrainConfig, stored["train"], where=where)
-            data_info = dict(stored["data"])
+            data_info = checked_data_info(stored["data"], where)
         except KeyError as e:
             raise CorruptFileError(f"{where} lacks the key {e}; restore or delete the run") from e
+        except SettingTypeError as e:
+            raise CorruptFileError(f"{e}: a setting of the wrong type; restore the file") from e
         except (TypeError, AttributeError) as e:
             raise CorruptFileError(f"{where} holds a damaged setting ({e}); restore it") from e
         taken = {k: getattr(train, k) for k in given if k in self.RESUME_TAKES}
@@ -495,11 +579,30 @@ class Run:
                 model, self.path / EXPORT_DIR, export_weights, step=int(state["step"]),
                 training=training,
             )  # fmt: skip
-        except OSError as e:
-            raise RunWriteError(
-                f"cannot write the checkpoint into {self.path} ({e.strerror or e}); the previous "
-                "checkpoint is intact: free space or fix permissions, then --resume"
-            ) from e
+        except (OSError, RuntimeError, SafetensorError) as e:
+            error = self.write_error("the checkpoint", e)
+            if error is None:
+                raise
+            raise error from e
+
+    def write_error(self, what: str, e: BaseException) -> RunWriteError | None:
+        """The one-line :class:`RunWriteError` for a write into the run the file system
+        refused (a full disk, a read-only folder); None when ``e`` is another error.
+
+        Args:
+            what: what was being written ("the checkpoint", "a sample grid").
+            e: the error the write raised.
+        """
+        if isinstance(e, GenzooError):
+            return None
+        why = write_failure(e)
+        if why is None:
+            return None
+        free = free_space(self.path)
+        return RunWriteError(
+            f"cannot write {what} into {self.path} ({why}{'; ' + free if free else ''}); the "
+            "last checkpoint is intact: free space or fix permissions, then --resume"
+        )
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -523,9 +626,12 @@ class Run:
             os.close(fd)  # releases the lock
 
     def remove_leftovers(self) -> list[Path]:
-        """Delete temporary files of interrupted atomic writes (``.NAME.*.tmp``)."""
+        """Delete temporary files of interrupted atomic writes (``.NAME.*.tmp``) in every
+        folder genzoo writes atomically: the run's own, ``model/``, ``eval/`` and
+        ``samples/`` (the periodic grids)."""
         removed = []
-        for folder in (self.path, self.path / EXPORT_DIR, self.path / EVAL_DIR):
+        folders = (EXPORT_DIR, EVAL_DIR, SAMPLES_DIR)
+        for folder in (self.path, *(self.path / f for f in folders)):
             for tmp in folder.glob(".*.tmp") if folder.is_dir() else []:
                 with contextlib.suppress(OSError):
                     tmp.unlink()

@@ -52,9 +52,11 @@ Distributed training: inactive levels' parameters get no gradient, so DDP needs
 ``--train.strategy ddp_find_unused_parameters_true``; ``images_shown`` advances by the
 per-device batch times the world size, so every rank follows the same schedule.
 
-Adam's moments are reset when a new level starts to fade in, as the official code does
-(``reset_opt_for_new_lod``): the first step of each fade starts both optimizers afresh.
-The decision is a function of ``images_shown``, so a resumed run resets at the same step.
+Adam's moments are reset when a new level starts to fade in and again when its fade ends,
+as the official code does (``reset_opt_for_new_lod`` resets whenever the floor or the
+ceiling of the level-of-detail changes): the first step of each fade and of the stable
+phase after it start both optimizers afresh. The decision is a function of
+``images_shown``, so a resumed run resets at the same steps.
 
 Deviations from the paper:
     - All levels are held in memory from the start (see above).
@@ -425,8 +427,10 @@ class ProGAN(AdversarialModel):
         the stage as ``level``, ``alpha`` and ``images_shown``."""
         st = self.stage()
         world = ctx.world_size
-        if st.phase == "fade" and st.images_in_phase < images.shape[0] * world:
-            ctx.reset_optimizers()  # a new level begins: fresh Adam moments
+        if st.level > 0 and st.images_in_phase < images.shape[0] * world:
+            # the first step of a fade (a new level begins) or of the stable phase after it
+            # (the fade ends): fresh Adam moments, as the official reset_opt_for_new_lod
+            ctx.reset_optimizers()
         d = self.alternate(images, None, ctx)
         with torch.no_grad():
             self.images_shown += images.shape[0] * world

@@ -130,7 +130,7 @@ def curves_png(curves: dict[str, tuple[list[int], list[float]]], max_panels: int
         else:  # raw points faint, an exponential moving average over them
             ax.plot(steps, values, linewidth=0.6, alpha=0.3, color="C0")
             ax.plot(steps, smooth(values), linewidth=1.4, color="C0")
-        ax.set_title(name, fontsize=9)
+        ax.set_title(name, fontsize=9, parse_math=False)  # a name is text, never TeX
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
     fig.tight_layout()

@@ -12,7 +12,9 @@ crafted checkpoint cannot run code. Everything else is JSON or safetensors.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +22,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from genzoo.config import DataSpec, from_dict, to_dict
+from genzoo.config import DataSpec, SettingTypeError, from_dict, to_dict
 from genzoo.errors import CorruptFileError, GenzooError, MissingFileError
 from genzoo.io import atomic_path, write_json
 from genzoo.registry import get_entry
@@ -121,12 +123,88 @@ def export_model(
 MAX_PARAMETERS = 4_000_000_000
 """A stored config that builds a larger network is refused before anything is allocated."""
 
+MAX_BUILD_TENSORS = 5_000
+"""Parameters and buffers a stored config may register while its network is built on the
+meta device (the registered models' defaults register a few dozen to a few hundred); more
+means a crafted layer count (10^9 blocks) that would take hours just to build, and is
+refused as soon as the count is passed."""
+
+
+class _TooManyTensors(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _build_budget(limit: int) -> Iterator[None]:
+    """Count the parameters and buffers modules register while the block runs; stop the
+    build past ``limit``."""
+    from torch.nn.modules import module as nn_module
+
+    count = [0]
+
+    def hook(*args: Any) -> None:
+        count[0] += 1
+        if count[0] > limit:
+            raise _TooManyTensors
+
+    handles = [
+        nn_module.register_module_parameter_registration_hook(hook),
+        nn_module.register_module_buffer_registration_hook(hook),
+    ]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def check_buildable(entry: Any, config: Any, data: DataSpec, where: str) -> None:
+    """Refuse a stored config whose network is too large or cannot be built, before any
+    memory is allocated: it is first built on the meta device (no memory), within a budget
+    of :data:`MAX_BUILD_OPERATIONS` tensor operations, and its size checked.
+
+    Args:
+        entry: the model's registry entry.
+        config: its config (from a file).
+        data: its data spec.
+        where: the file, for messages.
+
+    Raises:
+        CorruptFileError: the network has more than :data:`MAX_PARAMETERS` parameters,
+            more than :data:`MAX_BUILD_TENSORS` weight tensors, or overflows torch's size
+            arithmetic.
+    """
+    try:
+        with torch.device("meta"), _build_budget(MAX_BUILD_TENSORS):
+            probe = entry.model_class()(config, data)
+        size = sum(t.numel() for t in (*probe.parameters(), *probe.buffers()))
+    except _TooManyTensors:
+        raise CorruptFileError(
+            f"{where} describes a network of more than {MAX_BUILD_TENSORS:,} weight tensors "
+            "(layers); refusing to build it: the file is damaged or crafted"
+        ) from None
+    except (RuntimeError, TypeError, ValueError, AttributeError, OverflowError) as e:
+        if isinstance(e, GenzooError):  # a model's own refusal says what to change
+            raise
+        # e.g. "Storage size calculation overflowed" on the meta device
+        raise CorruptFileError(
+            f"{where} describes a network that cannot be built ({type(e).__name__}: "
+            f"{(str(e).strip().splitlines() or [''])[0]}); refusing it: the file is damaged "
+            "or crafted"
+        ) from e
+    if size > MAX_PARAMETERS:
+        raise CorruptFileError(
+            f"{where} describes a network of {size:,} parameters and buffers (more than "
+            f"{MAX_PARAMETERS:,}); refusing to build it: the file is damaged or crafted"
+        )
+
 
 def model_from_config(meta: dict[str, Any], where: str) -> GenerativeModel:
     """Rebuild an untrained model from the ``config.json`` dict of an export.
 
-    The network is first built on the meta device (no memory), so a crafted config whose
-    sizes would allocate hundreds of GB is refused before allocation.
+    The network is first built on the meta device (no memory, see :func:`check_buildable`),
+    so a crafted config whose sizes would allocate hundreds of GB is refused before
+    allocation.
     """
     if not isinstance(meta, dict):
         raise CorruptFileError(f"{where} is not a genzoo model config; re-export the model")
@@ -134,11 +212,11 @@ def model_from_config(meta: dict[str, Any], where: str) -> GenerativeModel:
         entry = get_entry(meta["model"])
         config = from_dict(entry.config_class, meta["config"], where=where)
         data = from_dict(DataSpec, meta["data"], where=where)
-        with torch.device("meta"):
-            probe = entry.model_class()(config, data)
-        size = sum(p.numel() for p in probe.parameters())
+        check_buildable(entry, config, data, where)
     except KeyError as e:
         raise CorruptFileError(f"{where} lacks the key {e}; re-export the model") from e
+    except SettingTypeError as e:
+        raise CorruptFileError(f"{e}: a setting of the wrong type; re-export the model") from e
     except (TypeError, AttributeError, ValueError, OverflowError) as e:
         if isinstance(e, GenzooError):
             raise
@@ -146,11 +224,6 @@ def model_from_config(meta: dict[str, Any], where: str) -> GenerativeModel:
             f"{where} holds settings of the wrong type ({type(e).__name__}: "
             f"{(str(e).splitlines() or [''])[0]}); re-export the model"
         ) from e
-    if size > MAX_PARAMETERS:
-        raise CorruptFileError(
-            f"{where} describes a network of {size:,} parameters (more than "
-            f"{MAX_PARAMETERS:,}); refusing to build it: the file is damaged or crafted"
-        )
     return entry.model_class()(config, data)
 
 

@@ -7,7 +7,8 @@ weights, and one ``training_step`` hook through which every model family trains.
 
 Exact resume: the data order is a function of (seed, step) alone, and the checkpoint holds
 every RNG state, so a run stopped at step k and resumed gives the same weights as one that
-never stopped (tests/test_train.py checks this).
+never stopped, at a fixed thread count on the same device (another thread count rounds sums
+differently; tests/test_train.py and tests/test_reliability.py check this).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Dataset
 
 from genzoo.config import TrainConfig
-from genzoo.errors import NonFiniteLossError, UserInputError
+from genzoo.errors import GenzooError, NonFiniteLossError, UserInputError
 from genzoo.models.base import GenerativeModel, StepContext
 from genzoo.progress import bar as progress_bar
 from genzoo.runs import Run
@@ -49,6 +50,17 @@ class TrainingInterrupted(KeyboardInterrupt):
         )
         self.step = step
         self.run_dir = run_dir
+
+
+def check_batch_size(n: int, batch_size: int) -> int:
+    """The number of whole batches in an epoch of ``n`` examples; refuses a batch larger
+    than the data (no step could see a whole batch)."""
+    per_epoch = n // batch_size if batch_size > 0 else 0
+    if per_epoch == 0:
+        raise UserInputError(
+            f"--train.batch-size {batch_size} exceeds the {n} training examples; lower it"
+        )
+    return per_epoch
 
 
 def step_batches(
@@ -69,11 +81,7 @@ def step_batches(
     epoch is dropped so every step sees ``batch_size`` images. Batches are lists of ints
     (a DataLoader's batch sampler), or int64 tensors with ``tensors``.
     """
-    per_epoch = n // batch_size
-    if per_epoch == 0:
-        raise UserInputError(
-            f"--train.batch-size {batch_size} exceeds the {n} training examples; lower it"
-        )
+    per_epoch = check_batch_size(n, batch_size)
     step = start_step
     while True:
         epoch, b = divmod(step, per_epoch)
@@ -157,24 +165,39 @@ def fit(
         TrainingInterrupted: Ctrl-C or SIGTERM, after the checkpoint of the last step.
     """
     run = Run(out)
+    if not resume:  # refused before the folder is touched (a resume keeps its own batch)
+        check_batch_size(len(dataset), train.batch_size)  # type: ignore[arg-type]
     moved = run.claim(resume=resume, force=force)
     if moved is not None:
         print(f"moved the previous contents of {run.path} to {moved}")
+    existed = run.path.exists()  # for a new run: absent, or empty (claim checked)
     fabric = _fabric(train, run.path)
     fabric.launch()
     lock = run.lock() if fabric.is_global_zero else contextlib.nullcontext()
     with lock, _StopSignals() as stop:
-        trainer = _Trainer(model, train, fabric, run, stop)
-        start = 0
-        if resume and run.checkpoint_path.is_file():
-            run.check_resumable(model)
-            start = trainer.restore(run.load_state())
-        elif resume:  # stopped before its first checkpoint: the same run, from step 0
-            run.check_resumable(model)
-        elif fabric.is_global_zero:
-            run.write_meta(model, train, data_info or {}, note)
-        trainer.setup()
-        trainer.loop(dataset, start)
+        trainer: _Trainer | None = None
+        try:
+            trainer = _Trainer(model, train, fabric, run, stop)
+            start = 0
+            if resume and run.checkpoint_path.is_file():
+                run.check_resumable(model)
+                start = trainer.restore(run.load_state())
+            elif resume:  # stopped before its first checkpoint: the same run, from step 0
+                run.check_resumable(model)
+            elif fabric.is_global_zero:
+                run.write_meta(model, train, data_info or {}, note)
+            trainer.setup()
+            trainer.loop(dataset, start)
+        except GenzooError as e:
+            # A new run refused before its first step leaves nothing behind: a plain rerun
+            # with other settings accepts the folder. (A divergence keeps what it says.)
+            refused = trainer is None or (trainer.step == 0 and trainer.last_saved is None)
+            refused = refused and not isinstance(e, NonFiniteLossError)
+            if not resume and refused and fabric.is_global_zero:
+                with contextlib.suppress(Exception):
+                    fabric.logger.finalize("failed")  # close the event file first
+                run.discard_start(keep_folder=existed)
+            raise
     return model
 
 
@@ -344,6 +367,17 @@ class _Trainer:
         self.run.save_state(state, self.raw, weights, training)
         self.last_saved = step_done
 
+    @contextlib.contextmanager
+    def writing(self, what: str) -> Iterator[None]:
+        """Turn the file system refusing a write of ``what`` (a full disk) into one line."""
+        try:
+            yield
+        except (OSError, RuntimeError) as e:
+            error = self.run.write_error(what, e)
+            if error is None:
+                raise
+            raise error from e
+
     # -- one step ---------------------------------------------------------------------
 
     def optimize(self, name: str, loss: torch.Tensor) -> None:
@@ -386,7 +420,8 @@ class _Trainer:
         scalars = {k: float(v.detach()) for k, v in logs.items()} | self.last_norm
         self.fabric.log_dict(scalars, step=self.step)
         if self.fabric.is_global_zero:
-            csv_log.log(self.step, scalars)
+            with self.writing("logs/metrics.csv"):
+                csv_log.log(self.step, scalars)
         shown = {k: f"{v:.4g}" for k, v in scalars.items() if "/" not in k}
         elapsed = time.monotonic() - self.session_start
         done = self.step - self.session_first_step
@@ -440,7 +475,9 @@ class _Trainer:
                     self._log(logs, bar, csv_log)
                 if train.sample_every and step % train.sample_every == 0 and fabric.is_global_zero:
                     sampler = self.ema.module if self.ema is not None else raw
-                    _sample_grid(sampler, train, out, step, getattr(dataset, "log_prob", None))
+                    with self.writing("a sample grid"):
+                        density = getattr(dataset, "log_prob", None)
+                        _sample_grid(sampler, train, out, step, density)
                 out_of_time = fabric.broadcast(time.monotonic() > deadline)  # ranks agree
                 stop = fabric.broadcast(self.stop.requested is not None)
                 if step % train.checkpoint_every == 0 or step == train.steps or out_of_time or stop:

@@ -13,10 +13,11 @@ from typing import Any
 import torch
 
 from genzoo import threads
-from genzoo.config import TrainConfig
+from genzoo.config import DataSpec, TrainConfig
 from genzoo.models.base import GenerativeModel
 from genzoo.registry import create_model, get_entry
 from genzoo.runs import Run
+from genzoo.train.checkpoint import RUN_FILE, check_buildable
 from genzoo.train.loop import fit
 
 
@@ -83,6 +84,9 @@ def train_run(
         image_size=data_info.get("image_size"),
         seed=data_info.get("seed", 0),
     )
+    if resume and run.is_run:  # a run.json may be damaged or crafted: probe before building
+        spec = DataSpec(dataset.image_shape, dataset.kind, dataset.num_classes)
+        check_buildable(get_entry(model_name), model_config, spec, str(run.path / RUN_FILE))
     torch.manual_seed(train.seed)
     model = create_model(
         model_name,

@@ -56,14 +56,34 @@ def make_grid(
     return grid
 
 
+MAX_GRID_PIXELS = 8192 * 8192
+"""The largest picture a grid is enlarged to (a larger --scale is refused, not allocated)."""
+
+
 def grid_image(images: Tensor, nrow: int | None = None, scale: int = 1) -> Image.Image:
     """``make_grid(images, nrow)`` as a PIL image; ``scale`` enlarges it (nearest)."""
     grid = make_grid(images, nrow)  # (C, H, W)
     array = grid.permute(1, 2, 0).numpy()
     img = Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array)
     if scale > 1:
+        check_scale(scale, img.width, img.height)
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
     return img
+
+
+def check_scale(scale: int, width: int, height: int) -> None:
+    """Refuse a ``scale`` that would enlarge a ``width`` x ``height`` picture beyond
+    :data:`MAX_GRID_PIXELS` (the command line checks one image's size before sampling).
+
+    Raises:
+        UserInputError: naming --scale and the size it would make.
+    """
+    w, h = width * max(scale, 1), height * max(scale, 1)
+    if w * h > MAX_GRID_PIXELS:
+        raise UserInputError(
+            f"--scale {scale} would make a {w}x{h} picture (more than {MAX_GRID_PIXELS:,} "
+            "pixels); lower --scale or the number of images"
+        )
 
 
 def save_grid(images: Tensor, path: str | Path, nrow: int | None = None, scale: int = 1) -> Path:
