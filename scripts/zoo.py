@@ -155,6 +155,32 @@ def build(args: argparse.Namespace) -> int:
     return 0
 
 
+def inception(args: argparse.Namespace) -> int:
+    """Inception FID/KID/PR/DC of shipped entries at --n, stored in their manifest record
+    (what ``genzoo eval zoo:NAME --metrics fid,kid,pr,dc --features inception --n N``
+    computes; a zoo model stores nothing itself, so the record is written here)."""
+    import torch
+
+    from genzoo.evaluation.run import evaluate_run
+    from genzoo.evaluation.settings import EvalSettings
+    from genzoo.io import write_json
+    from genzoo.zoo import MANIFEST, ZOO_DIR, ZooRun, read_manifest
+
+    torch.set_num_threads(args.threads)
+    for name in load_plan(args.only, None):
+        settings = EvalSettings(metrics=("fid", "kid", "pr", "dc"), n=args.n, features="inception")
+        print(f"== {name}: Inception figures at n = {args.n}", flush=True)
+        figures = evaluate_run(ZooRun(name), settings)
+        manifest = read_manifest()
+        record = manifest["models"][name]
+        record["inception"] = {m: figures[m] for m in ("fid", "kid", "pr", "dc")}
+        record["inception_command"] = (
+            f"genzoo eval zoo:{name} --metrics fid,kid,pr,dc --features inception --n {args.n}"
+        )
+        write_json(ZOO_DIR / MANIFEST, manifest)
+    return 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -175,8 +201,12 @@ def main() -> int:
     b.add_argument("--reuse", action="store_true",
                    help="evaluate nothing: copy the run again with the figures its last "
                         "build stored (to update facts or the looked-at note)")  # fmt: skip
+    i = sub.add_parser("inception", help="add Inception figures of shipped entries")
+    i.add_argument("--only", required=True, help="comma-separated entry names")
+    i.add_argument("--n", type=int, default=10000, help="samples and test images")
+    i.add_argument("--threads", type=int, default=2, help="CPU threads")
     args = p.parse_args()
-    return train(args) if args.command == "train" else build(args)
+    return {"train": train, "build": build, "inception": inception}[args.command](args)
 
 
 if __name__ == "__main__":
