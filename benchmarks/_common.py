@@ -28,14 +28,9 @@ a long benchmark runs are not credited with its figures)."""
 
 def machine() -> str:
     """CPU model, cores, load average, torch and Python versions, for a results entry."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from genzoo.zoo.build import cpu_name
+
+    cpu = cpu_name()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (
         f"load average at start {load}; {cpu}, {os.cpu_count()} cores, torch {torch.__version__}, "

@@ -23,8 +23,8 @@ from genzoo.runs import Run
 from genzoo.zoo import MANIFEST_FORMAT, read_manifest, sha256_of
 
 
-def machine() -> str:
-    """The CPU model and core count (what the budgets in minutes were measured on)."""
+def cpu_name() -> str:
+    """The CPU model as /proc/cpuinfo names it (else what platform knows)."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -33,7 +33,12 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} cores"
+    return cpu
+
+
+def machine() -> str:
+    """The CPU model and core count (what the budgets in minutes were measured on)."""
+    return f"{cpu_name()}, {os.cpu_count()} cores"
 
 
 def add_to_zoo(
