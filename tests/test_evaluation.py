@@ -164,3 +164,39 @@ def test_labels_for_an_unconditional_model_are_refused(tmp_path, capsys):
     assert main([*argv, "--out", str(tmp_path / "s.png")]) == 2
     assert "not class-conditional" in capsys.readouterr().err
     assert not (tmp_path / "s.png").exists()
+
+
+def test_two_evaluations_storing_into_one_run_at_once_lose_neither(
+    two_roots, tmp_path, monkeypatch
+):
+    """Reliability 3: `genzoo eval` of the likelihood and of FID on one run at once. The
+    second process stores FID while the first is still measuring the likelihood; the
+    first's write must merge into what is stored then, not overwrite it with what it read
+    at its start."""
+    import shutil
+
+    from genzoo.evaluation import EvalSettings
+    from genzoo.evaluation import run as evaluation
+
+    src, _, _ = two_roots
+    run = tmp_path / "run"
+    shutil.copytree(src, run)
+    fid_only = EvalSettings(metrics=("fid",), n=6, features="pixel", batch_size=6)
+    nll_only = EvalSettings(metrics=("nll",), batch_size=6)
+    real = evaluation.evaluate_likelihood
+
+    def meanwhile_another_process_stores_fid(*args, **kwargs):
+        evaluation.evaluate_run(run, fid_only, progress=False, echo=None)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "evaluate_likelihood", meanwhile_another_process_stores_fid)
+    out = evaluation.evaluate_run(run, nll_only, progress=False, echo=None)
+    stored = json.loads((run / "eval" / "test.json").read_text())
+    assert "fid" in stored and "nll" in stored
+    assert out["fid"] == stored["fid"]  # the caller sees the merged figures too
+
+    # a re-measured likelihood replaces the old terms (kept only by the other process'
+    # figures, never stale ones of its own)
+    monkeypatch.setattr(evaluation, "evaluate_likelihood", real)
+    again = evaluation.evaluate_run(run, nll_only, progress=False, echo=None, reuse=False)
+    assert again["nll"] == stored["nll"] and again["fid"] == stored["fid"]

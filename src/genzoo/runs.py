@@ -28,7 +28,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +66,7 @@ if TYPE_CHECKING:
 EVAL_DIR = "eval"
 SAMPLES_DIR = "samples"
 LOCK_FILE = ".lock"
+EVAL_LOCK_FILE = ".eval.lock"  # held only while stored figures are merged
 
 
 def parse_indices(text: str, what: str = "indices") -> list[int]:
@@ -377,18 +378,51 @@ class Run:
             return {}
         return old if isinstance(old, dict) else {}
 
-    def write_eval(self, split: str, figures: dict[str, Any]) -> Path | None:
-        """Store the figures of a split (atomically); None for an export, which keeps none,
-        and for a run that cannot be written (read-only: the figures are still returned)."""
+    def write_eval(
+        self, split: str, figures: dict[str, Any], *, dropped: Iterable[str] = ()
+    ) -> dict[str, Any] | None:
+        """Store the figures of a split: merged, under a lock, into what is stored *now*.
+
+        Two ``genzoo eval``/``compare`` processes may store into one run at once (one
+        measuring the likelihood, one FID): each re-reads the file under an OS lock
+        (flock, released if its process dies) and writes its own new figures over it
+        atomically, so neither loses the other's. Figures stored for other weights (another
+        ``model_digest``) are replaced, never merged.
+
+        Args:
+            split: the split the figures were measured on.
+            figures: the figures to store, with ``model_digest``.
+            dropped: keys this evaluation replaced (e.g. an old likelihood's terms), removed
+                from what is stored before the merge.
+
+        Returns:
+            The stored figures after the merge; None for an export or a zoo model, which
+            keep none, and for a run that cannot be written (read-only: the caller's
+            figures are still shown).
+        """
         if not self.is_run:
             return None
         path = self.eval_path(split)
         try:
-            write_json(path, figures)
+            fd = os.open(self.path / EVAL_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as e:
             print(f"note: {self.path} is not writable ({e.strerror}); figures not stored")
             return None
-        return path
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # short: one read and one atomic write
+            now = self.read_eval(split)
+            if now.get("model_digest") != figures.get("model_digest"):
+                now = {}
+            for key in dropped:
+                now.pop(key, None)
+            merged = {**now, **figures}
+            write_json(path, merged)
+        except OSError as e:
+            print(f"note: {self.path} is not writable ({e.strerror}); figures not stored")
+            return None
+        finally:
+            os.close(fd)
+        return merged
 
     # -- training -------------------------------------------------------------------
 

@@ -168,7 +168,14 @@ def evaluate_run(
             if echo:
                 for line in describe(out, model.name, settings.split):
                     echo(line)
-    path = run.write_eval(settings.split, result)
-    if echo and path is not None:
-        echo(f"wrote {path}")
-    return result
+    # Store only what this call measured (and the keys it replaced): another process
+    # may have stored other figures into the run since ``stored`` was read.
+    fresh = {k: v for k, v in result.items() if k not in stored or stored[k] is not v}
+    fresh.update(model=model.name, split=settings.split, model_digest=digest)
+    dropped = [k for k in stored if k not in result]
+    merged = run.write_eval(settings.split, fresh, dropped=dropped)
+    if merged is None:
+        return result
+    if echo:
+        echo(f"wrote {run.eval_path(settings.split)}")
+    return merged

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -188,7 +189,9 @@ class ZooRun(Run):
         """The manifest's figures of ``split`` (reused only where they match, as a run's)."""
         return dict(self.entry.figures.get(split) or {})
 
-    def write_eval(self, split: str, figures: dict[str, Any]) -> Path | None:
+    def write_eval(
+        self, split: str, figures: dict[str, Any], *, dropped: Iterable[str] = ()
+    ) -> dict[str, Any] | None:
         return None  # figures of a zoo model under other settings are shown, not stored
 
 
