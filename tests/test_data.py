@@ -611,3 +611,43 @@ def test_download_refuses_unsafe_tar(
         prepare("cifar10", download=True)
     assert not (isolated / "data" / "evil").exists()
     assert not (isolated / "data" / "cifar10" / "cifar-10-batches-py").exists()
+
+
+def _grey(binarize: str) -> ImageDataset:
+    images = torch.randint(0, 256, (9, 1, 4, 4), generator=torch.Generator().manual_seed(0))
+    kind = "8bit" if binarize == "none" else "binary"
+    return ImageDataset(images.to(torch.uint8), name="grey", kind=kind, binarize=binarize)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: load_dataset("digits", "test"),
+        lambda: load_dataset("toy2d:8gaussians", "test"),
+        lambda: _grey("dynamic"),
+        lambda: _grey("none"),
+    ],
+    ids=["digits", "toy2d", "dynamic-binary", "8bit"],
+)
+def test_every_dataset_declares_the_facts_its_callers_read(make) -> None:
+    """Evaluation, the report and the loop read a dataset's declared facts (GenzooDataset)
+    instead of probing it; each fact must hold for what the dataset gives."""
+    from genzoo.data.datasets import GenzooDataset
+
+    ds = make()
+    assert isinstance(ds, GenzooDataset)
+    x = ds.examples(7, seed=3)
+    assert len(x) == 7 and tuple(x.shape[1:]) == ds.image_shape
+    assert torch.equal(x, ds.examples(7, seed=3))  # the same for the same seed
+    images, labels = ds.batch(torch.arange(7))
+    assert images.shape == x.shape and labels.shape == (7,)
+    if ds.kind == "points":
+        assert ds.binarize == "none" and torch.equal(x, ds.points[:7])
+        assert torch.allclose(ds.log_prob(x), ds.distribution.log_prob(x))
+    else:
+        assert ds.log_prob is None and x.dtype == torch.uint8
+        if ds.binarize == "dynamic":  # drawn from the grey values, seeded
+            assert set(x.unique().tolist()) <= {0, 1}
+            assert not torch.equal(x, ds.examples(7, seed=4))
+        else:
+            assert torch.equal(x, ds.images[:7])

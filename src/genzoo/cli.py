@@ -475,7 +475,7 @@ def _save_points(run: Any, points: Any, labels: Any, out: Path, title: str) -> N
     """Scatter 2-D samples over the density of the run's dataset (when run.json names it)."""
     from genzoo.viz.points import save_scatter
 
-    density = getattr(run.dataset("test"), "log_prob", None) if run.has_dataset else None
+    density = run.dataset("test").log_prob if run.has_dataset else None
     save_scatter(points.cpu(), out, labels=labels, log_density=density, title=title)
 
 

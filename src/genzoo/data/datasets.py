@@ -1,6 +1,13 @@
-"""In-memory datasets: :class:`ImageDataset` (uint8 images) and :class:`PointDataset` (2-D toys)."""
+"""In-memory datasets: :class:`ImageDataset` (uint8 images) and :class:`PointDataset` (2-D toys).
+
+Both declare what their callers need (:class:`GenzooDataset`): evaluation, the report and
+the training loop read those facts and never probe a dataset with ``getattr``/``hasattr``.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar, Protocol, runtime_checkable
 
 import torch
 from torch.utils.data import Dataset
@@ -9,6 +16,42 @@ from genzoo.data.toy2d import Toy2D
 from genzoo.errors import UserInputError
 
 VALID = (("8bit", "none"), ("binary", "dynamic"), ("binary", "fixed"))  # (kind, binarize)
+
+
+@runtime_checkable
+class GenzooDataset(Protocol):
+    """The facts every genzoo dataset declares (both classes below satisfy it).
+
+    Attributes:
+        name: the dataset spec, e.g. ``"binarized-fashion-mnist"`` (keys cached features
+            and stored figures).
+        kind: ``"8bit"``, ``"binary"`` or ``"points"``.
+        labels: int64 (N,), or None when unlabelled.
+        num_classes: number of classes, or None.
+        binarize: ``"none"``, ``"dynamic"`` or ``"fixed"`` (``"none"`` for points).
+        log_prob: the exact log-density of the generating distribution, (N, ...) -> (N,)
+            nats, where it is known (the 2-D toys); None for image data.
+    """
+
+    name: str
+    kind: str
+    labels: torch.Tensor | None
+    num_classes: int | None
+    binarize: str
+    log_prob: Callable[[torch.Tensor], torch.Tensor] | None
+
+    @property
+    def image_shape(self) -> tuple[int, ...]: ...
+
+    def __len__(self) -> int: ...
+
+    def examples(self, n: int, seed: int = 0) -> torch.Tensor:
+        """The first n examples in data space, the same for the same seed."""
+        ...
+
+    def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The examples and labels at ``index`` (int64 (B,)), as one batch."""
+        ...
 
 
 def _labels_at(labels: torch.Tensor | None, index: torch.Tensor) -> torch.Tensor:
@@ -38,7 +81,10 @@ class ImageDataset(Dataset):
         labels: int64 (N,), or None.
         num_classes: number of classes, or None.
         binarize: ``"none"``, ``"dynamic"`` or ``"fixed"``.
+        log_prob: None (the density of image data is not known).
     """
+
+    log_prob: ClassVar[None] = None
 
     def __init__(
         self,
@@ -78,6 +124,16 @@ class ImageDataset(Dataset):
         label = self.labels[i] if self.labels is not None else torch.tensor(-1)
         return image, label
 
+    def examples(self, n: int, seed: int = 0) -> torch.Tensor:
+        """The first n images in data space, uint8 (n, C, H, W); dynamically binarised ones
+        drawn once from a generator seeded with ``seed``, so that cached reference features
+        and stored figures stay valid."""
+        images = self.images[:n]  # (n, C, H, W) uint8
+        if self.binarize == "dynamic":
+            g = torch.Generator().manual_seed(seed)
+            images = torch.bernoulli(images.float() / 255, generator=g).to(torch.uint8)
+        return images
+
     def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The examples at ``index`` (int64 (B,)) as one batch: images (B, C, H, W) uint8,
         labels (B,) int64; what a DataLoader would collate from ``self[i]``, by one indexing
@@ -115,9 +171,11 @@ class PointDataset(Dataset):
         labels: int64 (N,), or None.
         num_classes: number of mixture components, or None.
         distribution: the generating :class:`~genzoo.data.toy2d.Toy2D`.
+        binarize: always ``"none"``.
     """
 
     kind = "points"
+    binarize = "none"
 
     def __init__(
         self, points: torch.Tensor, labels: torch.Tensor | None, distribution: Toy2D, *, name: str
@@ -137,6 +195,10 @@ class PointDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.points)
+
+    def examples(self, n: int, seed: int = 0) -> torch.Tensor:
+        """The first n points, float32 (n, 2) (``seed`` is unused: points are not drawn)."""
+        return self.points[:n]
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         label = self.labels[i] if self.labels is not None else torch.tensor(-1)

@@ -16,7 +16,6 @@ _NAMES = {
     "draw_samples": "samples",
     "evaluate_samples": "samples",
     "make_extractor": "samples",
-    "real_images": "samples",
     "FEATURES": "settings",
     "EvalSettings": "settings",
     "METRICS": "table",

@@ -11,9 +11,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from genzoo.data.datasets import GenzooDataset
 from genzoo.declare import Term
 from genzoo.errors import NoDensityError, UserInputError
-from genzoo.evaluation.samples import real_images
 from genzoo.evaluation.settings import EvalSettings
 
 LIKELIHOOD_WORDS = {
@@ -23,11 +23,11 @@ LIKELIHOOD_WORDS = {
 }
 
 
-def examples(dataset: Any, n: int, seed: int) -> tuple[Tensor, Tensor | None]:
+def examples(dataset: GenzooDataset, n: int, seed: int) -> tuple[Tensor, Tensor | None]:
     """The first n examples of a split: images in data space (dynamically binarised ones
     drawn from a generator seeded with ``seed``) or 2-D points, and their labels."""
-    x = dataset.points[:n] if hasattr(dataset, "points") else real_images(dataset, n, seed)
-    labels = getattr(dataset, "labels", None)
+    x = dataset.examples(n, seed)
+    labels = dataset.labels
     return x, (None if labels is None else labels[:n])
 
 

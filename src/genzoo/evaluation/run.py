@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from genzoo.evaluation.likelihood import evaluate_likelihood, examples, require_density
-from genzoo.evaluation.samples import evaluate_samples, max_value_of, real_images, reference_digest
+from genzoo.evaluation.samples import evaluate_samples, max_value_of, reference_digest
 from genzoo.evaluation.settings import EvalSettings
 from genzoo.evaluation.table import METRICS, describe
 from genzoo.runs import Run
@@ -59,11 +59,11 @@ def _samples_against(
 ) -> dict[str, Any]:
     ds = run.dataset(settings.split)
     mv = max_value_of(model.data)
-    real = real_images(ds, min(settings.n_samples, len(ds)), settings.seed)
+    real = ds.examples(min(settings.n_samples, len(ds)), settings.seed)
     out = _against(run, settings.split, real, mv)
     if needs_train:
         train = run.dataset("train")
-        out["train"] = reference_digest(real_images(train, len(train), settings.seed), mv)
+        out["train"] = reference_digest(train.examples(len(train), settings.seed), mv)
     return out
 
 
@@ -155,7 +155,7 @@ def evaluate_run(
         ]  # fmt: skip
         if todo:
             train = run.dataset("train") if needs_train else None
-            spec = getattr(ds, "name", "data")
+            spec = ds.name
             out = evaluate_samples(
                 model, todo, ds, train=train, n=settings.n_samples, features=settings.features,
                 reference_tag=f"{spec}-{settings.split}", train_tag=f"{spec}-train",

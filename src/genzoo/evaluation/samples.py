@@ -37,16 +37,6 @@ def max_value_of(data: DataSpec) -> int:
     return data.max_value
 
 
-def real_images(dataset: Any, n: int, seed: int = 0) -> Tensor:
-    """The first n images of a dataset in data space (dynamically binarised ones drawn once,
-    seeded, so cached reference features stay valid)."""
-    images = dataset.images[:n]
-    if getattr(dataset, "binarize", "none") == "dynamic":
-        g = torch.Generator().manual_seed(seed)
-        images = torch.bernoulli(images.float() / 255, generator=g).to(torch.uint8)
-    return images
-
-
 def reference_digest(images: Tensor, max_value: int) -> str:
     """A short digest of a reference image set (what a stored figure was measured against)."""
     return images_digest(images, max_value)[:16]
@@ -114,8 +104,8 @@ def make_extractor(
         if train is None or test is None:
             raise UserInputError("--features domain needs the training and test splits")
         return DomainFeatures(
-            real_images(train, len(train), seed), getattr(train, "labels", None),
-            real_images(test, len(test), seed), getattr(test, "labels", None),
+            train.examples(len(train), seed), train.labels,
+            test.examples(len(test), seed), test.labels,
             dataset=dataset, max_value=max_value, seed=seed,
         )  # fmt: skip
     raise UserInputError(f"unknown --features {name!r}; choose one of {', '.join(FEATURES)}")
@@ -163,7 +153,7 @@ class SampleSet:
         self.feature_batch_size = feature_batch_size
         self.cache = cache
         self.progress = progress
-        self.real = real_images(reference, min(len(samples), len(reference)), self.seed)
+        self.real = reference.examples(min(len(samples), len(reference)), self.seed)
         if self.real.shape[1:] != samples.shape[1:]:
             raise UserInputError(
                 f"the model's images {tuple(samples.shape[1:])} and the data's "
@@ -179,7 +169,7 @@ class SampleSet:
         ex = make_extractor(
             self.settings.features, self.settings.device, self.feature_batch_size,
             train=self.train, test=self.reference,
-            dataset=getattr(self.reference, "name", "data"), max_value=self.max_value,
+            dataset=self.reference.name, max_value=self.max_value,
             seed=self.seed,
         )  # fmt: skip
         self.common["features"] = ex.label
@@ -209,7 +199,7 @@ class SampleSet:
     def train_images(self) -> Tensor:
         if self.train is None:
             raise UserInputError("the nn metric and domain features need the training split")
-        return real_images(self.train, len(self.train), self.seed)
+        return self.train.examples(len(self.train), self.seed)
 
     def train_features(self, m: int) -> Tensor:
         """Features of the first m training images."""

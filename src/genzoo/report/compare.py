@@ -239,7 +239,7 @@ def real_data_row(
     Uses ``run``'s model (``model`` if given, else loaded) only for its data kind; None when
     no sample metric is asked.
     """
-    from genzoo.evaluation.samples import evaluate_samples, real_images
+    from genzoo.evaluation.samples import evaluate_samples
 
     metrics = [m for m in settings.metrics if METRICS[m].on_real_row]
     if not metrics:
@@ -249,12 +249,12 @@ def real_data_row(
     test = run.dataset(settings.split)
     train = run.dataset("train")
     n = min(settings.n_samples, len(train))
-    spec = getattr(test, "name", "data")
+    spec = test.name
     figures = evaluate_samples(
         model, metrics, test, train=train, n=n, features=settings.features,
         reference_tag=f"{spec}-{settings.split}", train_tag=f"{spec}-train",
         device=settings.device, batch_size=settings.batch_size, seed=settings.seed,
-        progress=progress, samples=real_images(train, n, settings.seed),
+        progress=progress, samples=train.examples(n, settings.seed),
         samples_tag=f"{spec}-train",
     )  # fmt: skip
     return RunResult(

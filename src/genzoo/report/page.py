@@ -181,13 +181,13 @@ def view_figures(run: Run, model: Any, seed: int) -> list[Figure]:
 def _points_figures(run: Run, model: Any, seed: int, has_data: bool) -> list[Figure]:
     n = 2000
     points = model.sample(n, generator=torch.Generator(model.device).manual_seed(seed)).cpu()
-    density = getattr(run.dataset("test"), "log_prob", None) if has_data else None
+    density = run.dataset("test").log_prob if has_data else None
     png = scatter_png(points, density, f"{model.name}: {n} samples")
     return [Figure("samples", png, f"{n} samples over the true density (blue)")]
 
 
 def _sample_figures(run: Run, model: Any, seed: int, has_data: bool) -> list[Figure]:
-    from genzoo.evaluation.samples import draw_samples, max_value_of, real_images
+    from genzoo.evaluation.samples import draw_samples, max_value_of
     from genzoo.metrics.nearest import nearest_grid
 
     samples = draw_samples(model, SAMPLES_SHOWN, batch_size=SAMPLES_SHOWN, seed=seed)
@@ -198,7 +198,7 @@ def _sample_figures(run: Run, model: Any, seed: int, has_data: bool) -> list[Fig
     figures = [Figure("samples", grid_png(samples, 8), caption)]
     if has_data:
         train_ds = run.dataset("train")
-        train = real_images(train_ds, len(train_ds), seed)
+        train = train_ds.examples(len(train_ds), seed)
         grid, _ = nearest_grid(
             samples[:NEIGHBOURS_ROWS], train, NEIGHBOURS_K, max_value_of(model.data)
         )
@@ -385,7 +385,6 @@ def write_report(
     Raises:
         UserInputError: ``out`` exists and ``force`` is False, or it is not an .html file.
     """
-    from genzoo.evaluation.samples import real_images
     from genzoo.progress import bar
 
     out = Path(out)
@@ -401,18 +400,17 @@ def write_report(
         r.run: open_run(r.run, data=settings.data, data_root=settings.data_root) for r in results
     }
     ref = opened[results[0].run].dataset(settings.split)
-    if hasattr(ref, "points"):  # 2-D toy data
+    if ref.kind == "points":  # 2-D toy data
         real = Figure(
             "real points",
-            scatter_png(ref.points[:2000], getattr(ref, "log_prob", None), "data"),
+            scatter_png(ref.examples(2000), ref.log_prob, "data"),
             f"the first 2000 points of the {settings.split} split of {ref.name}",
         )
     else:
         real = Figure(
             "real images",
-            grid_png(real_images(ref, SAMPLES_SHOWN, settings.seed), 8),
-            f"the first {SAMPLES_SHOWN} images of the {settings.split} split of "
-            f"{getattr(ref, 'name', 'the data')}",
+            grid_png(ref.examples(SAMPLES_SHOWN, settings.seed), 8),
+            f"the first {SAMPLES_SHOWN} images of the {settings.split} split of {ref.name}",
         )
     pages = []
     models = [r for r in results if not r.is_reference]
@@ -423,8 +421,7 @@ def write_report(
         pages.append((result, figures, info))
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     meta = [
-        f"dataset: {getattr(ref, 'name', '?')}, split {settings.split}; written {now} "
-        f"by genzoo {__version__}",
+        f"dataset: {ref.name}, split {settings.split}; written {now} by genzoo {__version__}",
     ]
     if command:
         meta.append(f"command: {command}")

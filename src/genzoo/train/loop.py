@@ -32,6 +32,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Dataset
 
 from genzoo.config import TrainConfig
+from genzoo.data.datasets import GenzooDataset
 from genzoo.errors import GenzooError, NonFiniteLossError, UserInputError
 from genzoo.models.base import GenerativeModel, StepContext
 from genzoo.progress import bar as progress_bar
@@ -408,8 +409,9 @@ class _Trainer:
         fabric, train = self.fabric, self.train
         order = (len(dataset), train.batch_size, train.seed, start)
         ranks = (fabric.global_rank, fabric.world_size)
-        if callable(getattr(dataset, "batch", None)) and train.num_workers == 0:
-            # In-memory genzoo datasets index a whole batch at once (ImageDataset.batch).
+        if isinstance(dataset, GenzooDataset) and train.num_workers == 0:
+            # In-memory genzoo datasets index a whole batch at once (ImageDataset.batch);
+            # any other map-style torch Dataset goes through a DataLoader.
             indices = step_batches(*order, *ranks, tensors=True)
             return (dataset.batch(b) for b in indices)  # type: ignore[attr-defined]
         index_batches = step_batches(*order, *ranks)
@@ -476,7 +478,7 @@ class _Trainer:
                 if train.sample_every and step % train.sample_every == 0 and fabric.is_global_zero:
                     sampler = self.ema.module if self.ema is not None else raw
                     with self.writing("a sample grid"):
-                        density = getattr(dataset, "log_prob", None)
+                        density = dataset.log_prob if isinstance(dataset, GenzooDataset) else None
                         _sample_grid(sampler, train, out, step, density)
                 out_of_time = fabric.broadcast(time.monotonic() > deadline)  # ranks agree
                 stop = fabric.broadcast(self.stop.requested is not None)

@@ -175,14 +175,14 @@ def arithmetic_view(model: Any, run: Run | None, options: Any, seed: int) -> Gri
 
 def nearest_view(model: Any, run: Run, options: Any, seed: int) -> Grid:
     """Samples (first column) beside their k nearest training images in pixel space."""
-    from genzoo.evaluation.samples import draw_samples, max_value_of, real_images
+    from genzoo.evaluation.samples import draw_samples, max_value_of
     from genzoo.metrics.nearest import nearest_grid
 
     n, k = options.n, options.k
     max_value = max_value_of(model.data)
     samples = draw_samples(model, n, batch_size=max(1, n), seed=seed)
     train_ds = run.dataset("train")
-    grid, _ = nearest_grid(samples, real_images(train_ds, len(train_ds), seed), k, max_value)
+    grid, _ = nearest_grid(samples, train_ds.examples(len(train_ds), seed), k, max_value)
     return grid, k + 1
 
 
