@@ -13,13 +13,47 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from genzoo.errors import UserInputError, did_you_mean
 
 if TYPE_CHECKING:
-    from genzoo.evaluation.samples import SampleSet
-    from genzoo.evaluation.settings import EvalSettings
+    from torch import Tensor
+
+    from genzoo.metrics.features import FeatureExtractor
+
+
+class EvalSettings(Protocol):
+    """What the table reads of an evaluation's settings (``genzoo.evaluation.settings
+    .EvalSettings`` satisfies it). Declared here, so that the table, which the settings
+    and the sample evaluation read, imports neither of them: no import circle."""
+
+    features: str
+
+
+class SampleSet(Protocol):
+    """What a metric's ``compute`` reads of one evaluation's samples and real images
+    (``genzoo.evaluation.samples.SampleSet`` satisfies it; declared here for the same
+    reason as :class:`EvalSettings`)."""
+
+    samples: Tensor
+    real: Tensor
+    max_value: int
+    seed: int
+    settings: EvalSettings
+
+    @property
+    def common(self) -> dict[str, Any]: ...
+    @property
+    def extractor(self) -> FeatureExtractor: ...
+    @property
+    def fake_features(self) -> Tensor: ...
+    @property
+    def real_features(self) -> Tensor: ...
+    @property
+    def train_images(self) -> Tensor: ...
+    def train_features(self, m: int) -> Tensor: ...
+
 
 Better = Literal["lower", "higher"] | None
 
