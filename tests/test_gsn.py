@@ -287,3 +287,74 @@ def test_bad_sampling_options_are_refused_in_one_line():
         genzoo.create_model("gsn", image_shape=SHAPE, kind="binary", likelihood="logistic")
     with pytest.raises(UserInputError, match="probability"):  # salt-pepper chosen by auto
         genzoo.create_model("gsn", image_shape=SHAPE, kind="binary", noise=2.0)
+
+
+# -- the command line -----------------------------------------------------------------------
+
+LOOP = ["--train.steps", "3", "--train.batch-size", "10", "--train.sample-every", "0"]
+LOOP += ["--train.no-progress", "--train.log-every", "1"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    from genzoo.cli import main
+    from test_evaluation import _write_idx_dataset
+
+    base = tmp_path_factory.mktemp("gsn")
+    _write_idx_dataset(base / "data", seed=3)
+    data = ["--data", "binarized-fashion-mnist:fixed", "--data-root", str(base / "data")]
+    model = ["--model.hidden", "16", "--model.burn-in", "3"]
+    assert main(["train", "gsn", *data, *model, *LOOP, "--out", str(base / "run")]) == 0
+    return base / "run"
+
+
+def test_cli_eval_says_no_density_and_gives_the_parzen_estimate_as_an_estimate(run, capsys):
+    from genzoo.cli import main
+
+    assert main(["eval", str(run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "defines no density" in err and "parzen" in err
+    argv = ["compare", str(run), "--metrics", "nll,parzen", "--n", "10", "--no-real-row"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "no density" in out and "Parzen est." in out and "not a likelihood" in out
+
+
+def test_cli_samples_completes_and_draws_the_chains(run, tmp_path, capsys):
+    from PIL import Image
+
+    from genzoo.cli import main
+
+    out = tmp_path / "s.png"
+    argv = ["sample", str(run), "-n", "8", "--chains", "2", "--thin", "2", "--out", str(out)]
+    assert main(argv) == 0 and out.is_file()
+    c = tmp_path / "c.png"
+    assert main(["sample", str(run), "--complete", "test:0-3", "--out", str(c)]) == 0
+    m = tmp_path / "m.png"
+    argv = ["viz", "mixing", str(run), "--chains", "3", "--steps", "8", "--every", "2"]
+    assert main([*argv, "--scale", "1", "--out", str(m)]) == 0
+    w, h = Image.open(m).size
+    assert w / h == pytest.approx(5 / 3, rel=0.1)  # columns: steps 0, 2, ..., 8; rows: chains
+
+
+@pytest.mark.parametrize(
+    "argv,says",
+    [
+        (["train", "gsn", "--model.noise", "0"], "--model.noise must be > 0"),
+        (["train", "gsn", "--model.noise", "-0.2"], "--model.noise must be > 0"),
+        (["train", "gsn", "--model.walkback", "0"], "--model.walkback"),
+        (["viz", "mixing", "RUN", "--burn-in", "100", "--steps", "100"], "shorter than the chain"),
+        (["sample", "RUN", "--burn-in", "-1"], "--burn-in"),
+        (["sample", "RUN", "--complete", "test:0-1", "--chains", "2"], "--chains applies"),
+    ],
+)
+def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(run, argv, says, tmp_path, capsys):
+    from genzoo.cli import main
+
+    out = tmp_path / "out"
+    argv = [str(run) if a == "RUN" else a for a in argv]
+    argv += [*LOOP] if argv[0] == "train" else []
+    assert main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert says in err and len(err.splitlines()) == 1, err
+    assert not out.exists()
