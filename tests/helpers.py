@@ -19,6 +19,7 @@ TINY: dict[str, dict] = {
     "made": {"hidden": (8, 8), "num_masks": 2, "ensemble": 2},
     "nade": {"hidden": 6, "ordering": "agnostic", "num_orderings": 2, "ensemble": 2},
     "fvsbn": {},
+    "gsn": {"hidden": 6, "walkback": 2, "hidden_noise": 0.5, "burn_in": 2, "thin": 1},
 }
 
 # Image shapes of the conformance suite for families that refuse its default (1, 6, 6) and

@@ -22,6 +22,7 @@ from genzoo.models import (
     boltzmann_config,
     fvbn_config,
     gan_config,
+    gsn_config,
     progan_config,
     vae_config,
 )
@@ -29,6 +30,7 @@ from genzoo.models.boltzmann_config import DBMConfig, RBMConfig
 from genzoo.models.fvsbn_config import FVSBNConfig
 from genzoo.models.gan_config import GANConfig
 from genzoo.models.gated_pixelcnn_config import GatedPixelCNNConfig
+from genzoo.models.gsn_config import GSNConfig
 from genzoo.models.made_config import MADEConfig
 from genzoo.models.nade_config import NADEConfig
 from genzoo.models.pixelcnn_config import PixelCNNConfig
@@ -180,6 +182,15 @@ MODELS: dict[str, ModelEntry] = {
             "FVSBN, a logistic regression per pixel on the earlier ones (Frey 1998)",
             ("binary",),
             declares=fvbn_config.DECLARES,
+            data="binarized-fashion-mnist",
+        ),
+        ModelEntry(
+            "gsn",
+            GSNConfig,
+            "genzoo.models.gsn:GSN",
+            "GSN, Markov chain with latent state, walkback; the DAE chain (Bengio et al. 2014)",
+            ("binary", "8bit"),
+            declares=gsn_config.DECLARES,
             data="binarized-fashion-mnist",
         ),
     ]
