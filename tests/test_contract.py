@@ -352,12 +352,18 @@ def test_fit_under_bf16_true_precision(name, shape, kind, tmp_path):
 
 
 class FakeSplit:
-    """A tiny labelled split as views read it: ``images``, ``labels``, len, items."""
+    """A tiny labelled split with the facts views read (genzoo.data.GenzooDataset)."""
+
+    name, binarize, log_prob, num_classes = "fake", "none", None, 2
 
     def __init__(self, shape, kind, n=8):
         torch.manual_seed(2)
+        self.kind = kind
         self.images = data_batch(shape, kind, n)
         self.labels = torch.arange(n) % 2
+
+    def examples(self, n, seed=0):
+        return self.images[:n]
 
     def __len__(self):
         return len(self.images)
