@@ -37,6 +37,8 @@ def check_port(host: str, port: int) -> None:
     if not 1 <= port <= 65535:
         raise UserInputError(f"--port must be in [1, 65535], got {port}")
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # as the server binds: a port left in TIME_WAIT by an app just stopped is free
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError as e:
@@ -88,7 +90,7 @@ def launch(
         demo.launch(
             server_name=host, server_port=port, share=False, inbrowser=False,
             prevent_thread_lock=True, quiet=True, show_error=False, ssr_mode=False,
-            mcp_server=False, pwa=False, enable_monitoring=False,
+            mcp_server=False, pwa=False, enable_monitoring=False, footer_links=[],
         )  # fmt: skip
     except OSError as e:  # the port was taken between the check and the launch
         raise UserInputError(f"cannot listen on {host}:{port} ({e}); pass --port N") from None

@@ -61,12 +61,12 @@ def _option_input(option: Any, elem_id: str) -> Any:
 
     if typing.get_origin(option.type) is typing.Literal:
         return gr.Dropdown(
-            [None, *typing.get_args(option.type)], value=None, label=option.name,
-            info=option.help + " Empty: the model's default.", elem_id=elem_id, visible=False,
+            [("the model's default", ""), *typing.get_args(option.type)], value="",
+            label=option.name, info=option.help, elem_id=elem_id, visible=False,
         )  # fmt: skip
-    return gr.Number(
-        value=None, label=option.name, info=option.help + " Empty: the model's default.",
-        precision=0 if option.type is int else None, elem_id=elem_id, visible=False,
+    return gr.Textbox(
+        value="", label=option.name, info=option.help, placeholder="the model's default",
+        elem_id=elem_id, visible=False,
     )  # fmt: skip
 
 
@@ -78,15 +78,17 @@ def _field_input(f: panels.Field, elem_id: str) -> Any:
     if f.kind == "choice":
         return gr.Dropdown(list(f.choices), value=f.default, label=f.name, info=info,
                            elem_id=elem_id)  # fmt: skip
-    if f.kind in ("int", "float"):
+    if f.kind in ("int", "float") and not f.optional:  # an empty Number reads as 0
         return gr.Number(value=f.default, label=f.name, info=info, elem_id=elem_id,
                          precision=0 if f.kind == "int" else None)  # fmt: skip
-    return gr.Textbox(value=f.default or "", label=f.name, info=info, elem_id=elem_id,
+    value = "" if f.default is None else str(f.default)
+    return gr.Textbox(value=value, label=f.name, info=info, elem_id=elem_id,
                       placeholder="default" if f.optional else None)  # fmt: skip
 
 
 def _picture(elem_id: str) -> Any:
     return gr.Image(type="pil", format="png", interactive=False, show_label=False,
+                    buttons=["download", "fullscreen"],  # no "share": nothing leaves the machine
                     elem_id=elem_id, height=None)  # fmt: skip
 
 
@@ -122,6 +124,18 @@ def build(session: panels.Session) -> gr.Blocks:
                     s_stop = gr.Button("Stop", elem_id="samples-stop")
                 s_msg = gr.Markdown(elem_id="samples-message")
                 s_img = _picture("samples-image")
+                drawn = gr.State(None)  # (ref, seed, n) of the grid shown
+                with gr.Row():
+                    picked = gr.Textbox(
+                        label="picked samples", elem_id="samples-picked", scale=3,
+                        info="Click samples in the grid to pick them (their indices), then "
+                        "use them in a view: the views draw sample i of the same seed.",
+                    )  # fmt: skip
+                    to_views = {
+                        (view, field): gr.Button(text, elem_id=f"pick-{view}-{field}")
+                        for view, field, text in PICKS
+                        if view in all_views
+                    }
 
             with gr.Tab("Completion", id="completion"):
                 c_note = gr.Markdown(elem_id="completion-note")
@@ -199,7 +213,31 @@ def build(session: panels.Session) -> gr.Blocks:
             )[::-1]
 
         s_draw.click(draw_samples, [model, seed, count, labels, *s_opts.values()],
-                     [s_msg, s_img], **draw)  # fmt: skip
+                     [s_msg, s_img], **draw).success(
+            lambda ref, seed_, n, msg: None if msg else (ref, seed_, n),
+            [model, seed, count, s_msg], drawn,
+        )  # fmt: skip
+
+        def pick(state: Any, current: str, evt: gr.SelectData) -> str:
+            if state is None:
+                return current
+            ref, _, n = state
+            index = panels.grid_index(session.get(ref).model, int(n), *evt.index)
+            if index is None:
+                return current
+            return ",".join([p for p in (current or "").split(",") if p.strip()] + [str(index)])
+
+        s_img.select(pick, [drawn, picked], picked)
+        model.change(lambda: (None, ""), None, [drawn, picked])
+        seed.change(lambda: "", None, picked)
+        inputs_of = {
+            (v.name, f.name): (i, v_seed)
+            for v, fields, inputs, v_seed, *_ in view_panels
+            for f, i in zip(fields, inputs, strict=True)
+        }
+        for (view, field), button in to_views.items():
+            target, target_seed = inputs_of[(view, field)]
+            button.click(_use_picked(view), [picked, seed], [target, target_seed, s_msg])
 
         # -- completions --------------------------------------------------------------
         def draw_completion(ref, images, rows, seed_, *opts, progress=gr.Progress()):  # noqa: B008
@@ -220,6 +258,35 @@ def build(session: panels.Session) -> gr.Blocks:
         for stop in (s_stop, c_stop):
             stop.click(session.stop.set, None, None, queue=False)
     return demo
+
+
+PICKS = (
+    ("interpolate", "between", "Interpolate between the first two"),
+    ("arithmetic", "a", "Use as arithmetic A"),
+    ("arithmetic", "b", "Use as arithmetic B"),
+    ("arithmetic", "c", "Use as arithmetic C"),
+)
+"""Views whose options name samples of a seed (view, field, button): picked samples fill
+them, with the grid's seed."""
+
+
+def _use_picked(view: str) -> Callable[[str, Any], tuple[Any, Any, str]]:
+    """The picked indices as the value of a view's field (the two ends of a path, or a
+    group of indices), with the grid's seed; a message when too few are picked."""
+
+    def use(picked: str, seed: Any) -> tuple[Any, Any, str]:
+        indices = [p.strip() for p in (picked or "").split(",") if p.strip()]
+        if view == "interpolate":
+            if len(indices) < 2:
+                return gr.update(), gr.update(), "**Refused:** pick two samples to interpolate"
+            value = f"sample:{indices[0]},sample:{indices[1]}"
+        elif not indices:
+            return gr.update(), gr.update(), "**Refused:** pick samples first"
+        else:
+            value = ",".join(indices)
+        return value, seed, f"set {view}'s options to {value} (seed {seed}); open its tab"
+
+    return use
 
 
 def _view_handler(

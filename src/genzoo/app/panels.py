@@ -23,6 +23,7 @@ import functools
 import inspect
 import io
 import itertools
+import math
 import threading
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -126,6 +127,8 @@ def sample_kwargs(model: Any, options: Mapping[str, Any]) -> dict[str, Any]:
     declared = sample_options()
     out: dict[str, Any] = {}
     for key, value in options.items():
+        if isinstance(value, str):
+            value = value.strip()
         if value is None or value == "":
             continue
         if key not in model.sample_options:
@@ -134,9 +137,14 @@ def sample_kwargs(model: Any, options: Mapping[str, Any]) -> dict[str, Any]:
         option = declared[key]
         if option.type is int:
             value = check_count(value, key, -(2**31), 2**31 - 1)
+        elif option.type is float:
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise UserInputError(f"{key}: give a number, got {value!r}") from None
+            if value != value:  # NaN
+                raise UserInputError(f"{flag(key)} must be a number")
         option.check(value)
-        if isinstance(value, float) and not value == value:  # NaN
-            raise UserInputError(f"{flag(key)} must be a number")
         out[key] = value
     return out
 
@@ -247,9 +255,31 @@ def sample_grid(
             points = model.sample(n, labels=lab, generator=g, **kwargs).cpu()
             return Image.open(io.BytesIO(scatter_png(points, None, f"{n} samples")))
         g = torch.Generator(model.device).manual_seed(seed)
-        return picture_image((model.sample(n, labels=lab, generator=g, **kwargs).cpu(), None))
+        images = model.sample(n, labels=lab, generator=g, **kwargs).cpu()
+        return picture_image((images, None), grid_scale(model))
 
     return run_drawing(session, draw, seed, report)
+
+
+def grid_scale(model: Any) -> int:
+    """The enlargement of a model's grids in the page (:func:`picture_image`)."""
+    from genzoo.viz.grid import readable_scale
+
+    return max(2, readable_scale(max(model.data.image_shape[-2:])))
+
+
+def grid_index(model: Any, n: int, x: float, y: float, padding: int = 2) -> int | None:
+    """The index of the sample under pixel (x, y) of a grid of ``n`` samples drawn by
+    :func:`sample_grid` (``make_grid``'s layout: about sqrt(n) columns, ``padding``
+    pixels around each tile, enlarged by :func:`grid_scale`), or None between tiles."""
+    _, h, w = model.data.image_shape
+    cols = max(1, math.ceil(math.sqrt(n)))
+    scale = grid_scale(model)
+    px, py = x / scale - padding, y / scale - padding
+    col, row = int(px // (w + padding)), int(py // (h + padding))
+    inside = 0 <= px % (w + padding) < w and 0 <= py % (h + padding) < h
+    index = row * cols + col
+    return index if inside and px >= 0 and py >= 0 and col < cols and index < n else None
 
 
 def completion(
