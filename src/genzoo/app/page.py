@@ -157,20 +157,21 @@ def build(session: panels.Session) -> gr.Blocks:
 
             view_notes = []
             view_panels = []
-            for name, view in all_views.items():
-                with gr.Tab(name, id=f"view-{name}"):
-                    note = gr.Markdown(elem_id=f"{name}-note")
-                    fields = panels.option_fields(view.options)
-                    with gr.Row():
-                        inputs = [_field_input(f, f"{name}-{f.name}") for f in fields]
-                        v_seed = gr.Number(0, label="seed", precision=0, elem_id=f"{name}-seed")
-                    with gr.Row():
-                        v_draw = gr.Button("Draw", variant="primary", elem_id=f"{name}-draw")
-                        v_stop = gr.Button("Stop", elem_id=f"{name}-stop")
-                    v_msg = gr.Markdown(elem_id=f"{name}-message")
-                    v_img = _picture(f"{name}-image")
-                view_notes.append(note)
-                view_panels.append((view, fields, inputs, v_seed, v_draw, v_stop, v_msg, v_img))
+            with gr.Tab("Views", id="views"), gr.Tabs():
+                for name, view in all_views.items():
+                    with gr.Tab(name, id=f"view-{name}"):
+                        note = gr.Markdown(elem_id=f"{name}-note")
+                        fields = panels.option_fields(view.options)
+                        with gr.Row():
+                            inputs = [_field_input(f, f"{name}-{f.name}") for f in fields]
+                            v_seed = gr.Number(0, label="seed", precision=0, elem_id=f"{name}-seed")
+                        with gr.Row():
+                            v_draw = gr.Button("Draw", variant="primary", elem_id=f"{name}-draw")
+                            v_stop = gr.Button("Stop", elem_id=f"{name}-stop")
+                        v_msg = gr.Markdown(elem_id=f"{name}-message")
+                        v_img = _picture(f"{name}-image")
+                    view_notes.append(note)
+                    view_panels.append((view, fields, inputs, v_seed, v_draw, v_stop, v_msg, v_img))
 
         # -- the model list: the card, the options it takes, what each panel offers it --
         def choose(ref: str) -> list[Any]:
@@ -213,7 +214,7 @@ def build(session: panels.Session) -> gr.Blocks:
             )[::-1]
 
         s_draw.click(draw_samples, [model, seed, count, labels, *s_opts.values()],
-                     [s_msg, s_img], **draw).success(
+                     [s_msg, s_img], show_progress_on=s_img, **draw).success(
             lambda ref, seed_, n, msg: None if msg else (ref, seed_, n),
             [model, seed, count, s_msg], drawn,
         )  # fmt: skip
@@ -248,12 +249,12 @@ def build(session: panels.Session) -> gr.Blocks:
             )[::-1]
 
         c_draw.click(draw_completion, [model, c_images, c_rows, c_seed, *c_opts.values()],
-                     [c_msg, c_img], **draw)  # fmt: skip
+                     [c_msg, c_img], show_progress_on=c_img, **draw)  # fmt: skip
 
         # -- the declared views -------------------------------------------------------
         for view, fields, inputs, v_seed, v_draw, v_stop, v_msg, v_img in view_panels:
             v_draw.click(_view_handler(session, view, fields), [model, v_seed, *inputs],
-                         [v_msg, v_img], **draw)  # fmt: skip
+                         [v_msg, v_img], show_progress_on=v_img, **draw)  # fmt: skip
             v_stop.click(session.stop.set, None, None, queue=False)
         for stop in (s_stop, c_stop):
             stop.click(session.stop.set, None, None, queue=False)
@@ -284,7 +285,7 @@ def _use_picked(view: str) -> Callable[[str, Any], tuple[Any, Any, str]]:
             return gr.update(), gr.update(), "**Refused:** pick samples first"
         else:
             value = ",".join(indices)
-        return value, seed, f"set {view}'s options to {value} (seed {seed}); open its tab"
+        return value, seed, f"set {view}'s options to {value} (seed {seed}): open Views, {view}"
 
     return use
 
