@@ -97,6 +97,12 @@ def launch(
     return demo, f"http://{host}:{port}/"
 
 
+def idle() -> None:
+    """Wait, while the server's threads serve, until Ctrl-C (KeyboardInterrupt)."""
+    while True:
+        time.sleep(0.5)
+
+
 def serve(
     refs: Sequence[str] = (), *, host: str = HOST, port: int = PORT, device: str = "cpu"
 ) -> int:
@@ -104,8 +110,7 @@ def serve(
     demo, url = launch(refs, host=host, port=port, device=device)
     print(f"genzoo app: {url}  (Ctrl-C stops it)", flush=True)
     try:
-        while True:
-            time.sleep(0.5)
+        idle()
     except KeyboardInterrupt:
         pass
     finally:
