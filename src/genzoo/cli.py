@@ -284,6 +284,21 @@ VizCommand: Any = Union[  # noqa: UP007 (a union built from a tuple of types)
 ]
 
 
+@dataclass
+class AppCommand:
+    """A local web app (Gradio, 'pip install genzoo[app]'): sample grids, completions and
+    every view of the models, with their cards and figures; served on this machine only."""
+
+    refs: tyro.conf.Positional[list[str]] = dataclasses.field(default_factory=list)
+    """Run folders, exported models or zoo:NAME (default: every zoo model)."""
+    port: int = 7860
+    """Port to serve on."""
+    host: str = "127.0.0.1"
+    """Address to listen on (127.0.0.1: this machine only; 0.0.0.0 opens it to the network)."""
+    device: str = "cpu"
+    """Torch device the models run on: cpu, cuda, mps."""
+
+
 # ---------------------------------------------------------------------------------------
 # Handlers: parse, call one library function, print.
 
@@ -609,6 +624,13 @@ def run_viz(argv: Sequence[str]) -> int:
     return 0
 
 
+def run_app(argv: Sequence[str]) -> int:
+    args = tyro.cli(AppCommand, args=argv, prog="genzoo app")
+    from genzoo.app import serve
+
+    return serve(args.refs, host=args.host, port=args.port, device=str(_device(args.device)))
+
+
 def run_zoo(argv: Sequence[str]) -> int:
     args = tyro.cli(ZooCommand, args=argv, prog="genzoo zoo")
     from genzoo import zoo
@@ -644,6 +666,7 @@ COMMANDS: dict[str, tuple[str, Callable[[Sequence[str]], int]]] = {
     "data": ("Datasets: 'genzoo data list', 'genzoo data prepare NAME'", run_data),
     "zoo": ("The shipped, trained models and their figures (use them as zoo:NAME)", run_zoo),
     "viz": ("Views: " + ", ".join(views()) + " ('genzoo viz NAME --help')", run_viz),
+    "app": ("A local web app: sample grids and views of models, live (genzoo[app])", run_app),
 }
 
 
@@ -660,7 +683,7 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
-TUNED = ("sample", "eval", "compare", "report", "viz")
+TUNED = ("sample", "eval", "compare", "report", "viz", "app")
 """Commands whose work runs under the thread policy (genzoo.threads) as they start."""
 
 
