@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("genzoo.metrics",),
     ("genzoo.evaluation",),
     ("genzoo.viz.views", "genzoo.report"),
+    ("genzoo.commands", "genzoo.app"),  # the command line's options; the web app
     ("genzoo.cli", "genzoo.__main__", "genzoo"),
 ]
 """From the bottom up; a module belongs to the layer of its longest matching prefix."""
