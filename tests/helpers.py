@@ -19,6 +19,9 @@ TINY: dict[str, dict] = {
     "made": {"hidden": (8, 8), "num_masks": 2, "ensemble": 2},
     "nade": {"hidden": 6, "ordering": "agnostic", "num_orderings": 2, "ensemble": 2},
     "fvsbn": {},
+    "nice": {"couplings": 2, "hidden": 8, "hidden_layers": 1},
+    "realnvp": {"scales": 2, "couplings": 1, "hidden": 4},
+    "glow": {"levels": 1, "steps": 2, "hidden": 4},
 }
 
 # Image shapes of the conformance suite for families that refuse its default (1, 6, 6) and
