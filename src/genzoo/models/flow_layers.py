@@ -29,6 +29,7 @@ float64.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -219,7 +220,7 @@ class MLPNet(nn.Module):
         d = math.prod(shape)
         sizes = [d] + [hidden] * layers
         mods: list[nn.Module] = []
-        for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+        for a, b in itertools.pairwise(sizes):
             mods += [nn.Linear(a, b), nn.ReLU()]
         last = nn.Linear(sizes[-1], outputs * d)
         nn.init.zeros_(last.weight)
@@ -254,7 +255,9 @@ class Coupling(nn.Module):
         self.affine = affine
         self.scale_fn = scale
         channels = mask.shape[1]
-        self.scale = nn.Parameter(torch.ones(1, channels, 1, 1)) if affine and scale == "tanh" else None
+        self.scale = (
+            nn.Parameter(torch.ones(1, channels, 1, 1)) if affine and scale == "tanh" else None
+        )
 
     def _shift_log_scale(self, kept: Tensor) -> tuple[Tensor, Tensor | None]:
         out = self.net(kept)  # (N, k C, H, W)
@@ -262,10 +265,9 @@ class Coupling(nn.Module):
         if not self.affine:
             return out * free, None
         shift, raw = out.chunk(2, dim=1)  # 2 x (N, C, H, W)
-        if self.scale is not None:
-            log_s = self.scale * torch.tanh(raw)
-        else:
-            log_s = F.logsigmoid(raw + 2.0)
+        # RealNVP: a learned bound on |log s|; Glow's code: s = sigmoid(h + 2), near 1 at first
+        tanh = self.scale is not None
+        log_s = self.scale * torch.tanh(raw) if tanh else F.logsigmoid(raw + 2.0)
         return shift * free, log_s * free
 
     def forward(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
