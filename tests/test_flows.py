@@ -54,8 +54,8 @@ def conv_coupling(mask_fn, parity, affine, scale="tanh"):
     return fl.Coupling(mask_fn(*SHAPE, parity), net, affine=affine, scale=scale)
 
 
-def initialised_actnorm():
-    layer = fl.ActNorm(C).train()
+def initialised_actnorm(size=None):
+    layer = fl.ActNorm(C, size).train()
     layer(torch.randn(5, *SHAPE) * 3 + 1)  # the data-dependent initialisation
     return layer
 
@@ -75,6 +75,7 @@ LAYERS = {
     "squeeze": fl.Squeeze,
     "prior": lambda: fl.Prior(C),
     "prior-conditional": lambda: fl.Prior(C, CLASSES),
+    "actnorm-per-pixel": lambda: initialised_actnorm((H, W)),
     "diagonal-scale": lambda: fl.DiagonalScale(SHAPE),
     "split": lambda: fl.Split(C, learned=False),
     "split-learned": lambda: fl.Split(C, learned=True),
@@ -91,7 +92,7 @@ def layer_input(name, dtype=torch.float64):
 def layer_case(name):
     torch.manual_seed(0)
     layer = LAYERS[name]()
-    if name != "actnorm":  # its initialised values are the case
+    if not name.startswith("actnorm"):  # its initialised values are the case
         randomise(layer)
     layer = layer.double().eval()
     cond = one_hot() if name.endswith("conditional") else None
@@ -322,13 +323,16 @@ def test_log_prob_is_a_bound_declared_in_bits_comparable_units():
 # -- actnorm ---------------------------------------------------------------------------------
 
 
-def test_actnorm_output_on_its_first_batch_has_zero_mean_and_unit_variance():
+@pytest.mark.parametrize("per_pixel", [False, True])
+def test_actnorm_output_on_its_first_batch_has_zero_mean_and_unit_variance(per_pixel):
     torch.manual_seed(0)
     x = torch.randn(16, 3, 2, 2) * torch.tensor([0.1, 2.0, 5.0]).view(1, 3, 1, 1) + 3
-    y, _ = fl.ActNorm(3).train()(x)
-    flat = y.transpose(0, 1).reshape(3, -1)
-    assert torch.allclose(flat.mean(1), torch.zeros(3), atol=1e-5)
-    assert torch.allclose(flat.std(1, unbiased=False), torch.ones(3), atol=1e-4)
+    x[:, 0, 0, 0] = x[:, 0, 0, 0] * 10 - 7  # one sub-pixel apart from its channel
+    layer = fl.ActNorm(3, (2, 2) if per_pixel else None).train()
+    y, _ = layer(x)
+    over = (0,) if per_pixel else (0, 2, 3)  # the statistics are per sub-pixel or per channel
+    assert torch.allclose(y.mean(over), torch.zeros(()), atol=1e-5)
+    assert torch.allclose(y.std(over, unbiased=False), torch.ones(()), atol=1e-4)
 
 
 def test_actnorm_initialises_once_from_the_first_training_batch_and_survives_a_reload():

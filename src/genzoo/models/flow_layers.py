@@ -11,7 +11,8 @@ float64.
 - :class:`Preprocess`: y in [0, 1) -> centred y - 1/2, or logit(alpha + (1 - 2 alpha) y)
   (Dinh et al. 2017, section 4.1).
 - :class:`ActNorm`: per-channel affine, initialised from the first training batch so that
-  its output has zero mean and unit variance per channel (Kingma & Dhariwal 2018, 3.1);
+  its output has zero mean and unit variance per channel (Kingma & Dhariwal 2018, 3.1), or
+  per sub-pixel (NICE's input normalisation);
   the initialisation is done once and stored (the ``initialized`` buffer), so a resumed
   or loaded model never initialises again.
 - :class:`InvConv1x1`: invertible 1x1 convolution, LU-decomposed W = P L (U + diag(s))
@@ -70,42 +71,59 @@ class Preprocess(nn.Module):
 
 
 class ActNorm(nn.Module):
-    """Per-channel affine y = (x + b) * exp(log s), initialised from data.
+    """Affine y = x * exp(log s) + b per channel (or per sub-pixel), initialised from data.
 
-    The first batch seen in training mode sets b = -mean and log s = -log(std + 1e-6) per
-    channel (over batch and space), then the ``initialized`` buffer is 1: the
-    initialisation is part of the state dict, so it is done once per model and a resumed
-    run or a loaded model continues with exactly the stored values.
+    The first batch seen in training mode sets log s = -log(max(std, min_std)) and b = -mean *
+    exp(log s) per channel (over batch and space; per sub-pixel: over the batch), then the
+    ``initialized`` buffer is 1: the initialisation is part of the state dict, so it is
+    done once per model and a resumed run or a loaded model continues with exactly the
+    stored values.
 
     Args:
         channels: C.
+        size: (H, W) for one affine per sub-pixel (NICE's input normalisation), None for
+            one per channel (Glow's actnorm).
+        min_std: the smallest standard deviation the initialisation divides by (per
+            sub-pixel, a pixel blank in the whole first batch would otherwise be scaled by
+            hundreds, and ink there later blow up the layers above).
     """
 
-    def __init__(self, channels: int) -> None:
+    def __init__(
+        self, channels: int, size: tuple[int, int] | None = None, min_std: float = 1e-6
+    ) -> None:
         super().__init__()
-        self.loc = nn.Parameter(torch.zeros(1, channels, 1, 1))
-        self.log_scale = nn.Parameter(torch.zeros(1, channels, 1, 1))
+        self.min_std = float(min_std)
+        shape = (1, channels, *size) if size is not None else (1, channels, 1, 1)
+        self.per_pixel = size is not None
+        self.loc = nn.Parameter(torch.zeros(shape))
+        self.log_scale = nn.Parameter(torch.zeros(shape))
         # a float flag, so that weight averaging (EMA) and dtype casts carry it as it is
         self.register_buffer("initialized", torch.zeros(()))
 
     @torch.no_grad()
     def _initialize(self, x: Tensor) -> None:
-        flat = x.transpose(0, 1).reshape(x.shape[1], -1)  # (C, N*H*W)
+        if self.per_pixel:
+            flat = x.reshape(x.shape[0], -1).T  # (C*H*W, N)
+        else:
+            flat = x.transpose(0, 1).reshape(x.shape[1], -1)  # (C, N*H*W)
         mean = flat.mean(1)
         std = flat.std(1, unbiased=False) if flat.shape[1] > 1 else torch.ones_like(mean)
-        self.loc.copy_(-mean.view(1, -1, 1, 1))
-        self.log_scale.copy_(-torch.log(std + 1e-6).view(1, -1, 1, 1))
+        log_scale = -torch.log(std.clamp_min(self.min_std))
+        self.log_scale.copy_(log_scale.view(self.log_scale.shape))
+        # the shift after the scale: in output units, so that a step of the optimizer moves
+        # the output alike whatever the scale (a sub-pixel's scale can be e^7)
+        self.loc.copy_((-mean * torch.exp(log_scale)).view(self.loc.shape))
         self.initialized.fill_(1.0)
 
     def forward(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
         if self.training and not bool(self.initialized):
             self._initialize(x)
-        y = (x + self.loc) * torch.exp(self.log_scale)  # (N, C, H, W)
-        ld = self.log_scale.sum() * (x.shape[2] * x.shape[3])
-        return y, ld.expand(x.shape[0])
+        y = x * torch.exp(self.log_scale) + self.loc  # (N, C, H, W)
+        positions = 1 if self.per_pixel else x.shape[2] * x.shape[3]
+        return y, (self.log_scale.sum() * positions).expand(x.shape[0])
 
     def inverse(self, y: Tensor, cond: Tensor | None = None) -> Tensor:
-        return y * torch.exp(-self.log_scale) - self.loc
+        return (y - self.loc) * torch.exp(-self.log_scale)
 
 
 class InvConv1x1(nn.Module):
@@ -384,7 +402,7 @@ class Prior(nn.Module):
 
 
 class DiagonalScale(nn.Module):
-    """NICE's last layer: y = x exp(s), one learned s per sub-pixel, log-det sum s.
+    """NICE's last layer: y = x exp(s), one learned s per sub-pixel (from 0), log-det sum s.
 
     Args:
         shape: (C, H, W).

@@ -16,9 +16,15 @@ The class declares ``density = "bound"``.
 Papers and deviations:
 
 - NICE (Dinh, Krueger & Bengio 2015): additive MLP couplings over the flattened image,
-  odd and even sub-pixels in turn, and a final diagonal scaling. Deviation: a N(0, I)
+  odd and even sub-pixels in turn, and a final diagonal scaling. Deviations: a N(0, I)
   prior where the paper used a logistic one on MNIST (so codes are like every other
-  latent model's); the paper's 1980.50 nats are of continuous, not dequantised, data.
+  latent model's); the input is first normalised per sub-pixel by an actnorm initialised
+  from the first training batch, dividing by at most 1/20 (without it, Adam at the
+  paper's rates spends thousands of steps learning the scale of the constant background,
+  measured 9.35 -> 9.26 bits/dim in 200 steps on Fashion-MNIST; initialising the final
+  scaling from data instead, e^7 on the background, made training jump from 7.9 to 10.6
+  bits/dim, as did an input normalisation without the bound). The paper's 1980.50 nats
+  are of continuous data.
 - RealNVP (Dinh, Sohl-Dickstein & Bengio 2017): affine couplings with checkerboard and
   channel masks, squeeze, multi-scale factor-out, logit preprocessing. Deviations: plain
   3-layer convolutional coupling nets (the paper: residual nets), actnorm after each
@@ -281,6 +287,8 @@ class NICE(Flow):
     def build(self, shape: tuple[int, ...]) -> None:
         cfg: NICEConfig = self.config
         shape = self.add(Preprocess(cfg.logit_alpha), shape)
+        # per sub-pixel, at most x20 (1 / min_std): see the module's notes
+        shape = self.add(ActNorm(shape[0], size=(shape[1], shape[2]), min_std=0.05), shape)
         for i in range(cfg.couplings):
             net = MLPNet(shape, cfg.hidden, cfg.hidden_layers, outputs=1)
             shape = self.add(Coupling(alternate_mask(*shape, i % 2), net, affine=False), shape)
