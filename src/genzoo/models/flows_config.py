@@ -33,9 +33,10 @@ def _check_alpha(config: Any) -> None:
 class NICEConfig:
     """NICE (Dinh, Krueger & Bengio 2015): additive couplings of MLPs over the flattened
     image, odd and even sub-pixels in turn, then a diagonal scaling; the input is first
-    normalised per sub-pixel (an actnorm initialised from the first training batch). Paper (MNIST): 4 couplings, 5 ReLU layers
-    of 1000 units, logistic prior; genzoo's prior is N(0, I), so that the latent views see
-    codes like every other latent model's."""
+    normalised per sub-pixel (an actnorm initialised from the first training batch).
+    Paper (MNIST): 4 couplings, 5 ReLU layers of 1000 units, logistic prior; genzoo's
+    prior is N(0, I), so that the latent views see codes like every other latent
+    model's."""
 
     couplings: int = 4
     """Additive coupling layers (the paper: 4), alternating which half they change."""
