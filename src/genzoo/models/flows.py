@@ -127,11 +127,11 @@ class Flow(GenerativeModel):
         k = 2**squeezes
         if h % k or w % k:
             fewer = max(i for i in range(squeezes + 1) if h % 2**i == 0 and w % 2**i == 0)
+            size = -(-max(h, w) // k) * k  # the next side the squeezes divide
             raise UserInputError(
                 f"{self.name}: images of {h}x{w} cannot be squeezed {squeezes} times (each "
                 f"halves the sides, so they must be divisible by {k}): use {option} "
-                f"{fewer + offset} or fewer, or pad the "
-                f"images to sides divisible by {k}"
+                f"{fewer + offset} or fewer, or resize the data with --image-size {size}"
             )
 
     @property
