@@ -451,3 +451,21 @@ def test_the_command_line_trains_evaluates_and_refuses_in_one_line(tmp_path, cap
     assert not bad.exists()
     with pytest.raises(ConfigError):
         genzoo.create_model("realnvp", logit_alpha=-0.1)
+
+
+def test_a_nan_log_determinant_in_training_stops_the_loop_with_one_line(tmp_path):
+    """The loop reads every step's loss: a NaN log-determinant stops it with one line
+    naming --train.lr and --train.grad-clip, before anything non-finite is saved."""
+    from genzoo.config import TrainConfig
+    from genzoo.train.loop import fit
+    from test_contract import FIT, InMemory
+
+    model = build("glow", dtype=torch.float32).train()
+    with torch.no_grad():
+        next(m for m in model.modules() if isinstance(m, fl.InvConv1x1)).log_s[0] = math.nan
+    with pytest.raises(NonFiniteLossError, match=r"--train\.lr") as e:
+        fit(model, InMemory((1, 4, 4), "8bit"), tmp_path / "run", TrainConfig(steps=2, **FIT))
+    assert "\n" not in str(e.value) and "grad-clip" in str(e.value)
+    from genzoo.runs import Run
+
+    assert not Run(tmp_path / "run").checkpoint_path.exists()
