@@ -49,7 +49,7 @@ from torch import Tensor, nn
 
 from genzoo.config import DataSpec
 from genzoo.errors import NonFiniteLossError, UserInputError
-from genzoo.models.base import GenerativeModel
+from genzoo.models.base import Density, GenerativeModel
 from genzoo.models.flow_layers import (
     ActNorm,
     ConvNet,
@@ -81,7 +81,7 @@ class Flow(GenerativeModel):
         data: 8-bit images (C, H, W).
     """
 
-    density: ClassVar = "bound"
+    density: ClassVar[Density] = "bound"
     has_latent: ClassVar[bool] = True
     has_encoder: ClassVar[bool] = True
     sample_options: ClassVar[tuple[str, ...]] = ("temperature",)
