@@ -99,6 +99,15 @@ class ActNorm(nn.Module):
         self.log_scale = nn.Parameter(torch.zeros(shape))
         # a float flag, so that weight averaging (EMA) and dtype casts carry it as it is
         self.register_buffer("initialized", torch.zeros(()))
+        # its mirror in Python, read by forward (a tensor read would break a compiled graph;
+        # torch.compile guards on this attribute instead), refreshed whenever a state dict
+        # is loaded
+        self._done = False
+        self.register_load_state_dict_post_hook(ActNorm._loaded)
+
+    @staticmethod
+    def _loaded(module: nn.Module, incompatible: object) -> None:
+        module._done = bool(module.initialized)
 
     @torch.no_grad()
     def _initialize(self, x: Tensor) -> None:
@@ -114,9 +123,10 @@ class ActNorm(nn.Module):
         # the output alike whatever the scale (a sub-pixel's scale can be e^7)
         self.loc.copy_((-mean * torch.exp(log_scale)).view(self.loc.shape))
         self.initialized.fill_(1.0)
+        self._done = True
 
     def forward(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        if self.training and not bool(self.initialized):
+        if self.training and not self._done:
             self._initialize(x)
         y = x * torch.exp(self.log_scale) + self.loc  # (N, C, H, W)
         positions = 1 if self.per_pixel else x.shape[2] * x.shape[3]
