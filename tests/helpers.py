@@ -20,6 +20,9 @@ TINY: dict[str, dict] = {
     "nade": {"hidden": 6, "ordering": "agnostic", "num_orderings": 2, "ensemble": 2},
     "fvsbn": {},
     "gsn": {"hidden": 6, "walkback": 2, "hidden_noise": 0.5, "burn_in": 2, "thin": 1},
+    "nice": {"couplings": 2, "hidden": 8, "hidden_layers": 1},
+    "realnvp": {"scales": 2, "couplings": 1, "hidden": 4},
+    "glow": {"levels": 1, "steps": 2, "hidden": 4},
 }
 
 # Image shapes of the conformance suite for families that refuse its default (1, 6, 6) and

@@ -20,6 +20,7 @@ from genzoo.errors import ConfigError, UserInputError, did_you_mean
 from genzoo.models import (
     autoregressive_config,
     boltzmann_config,
+    flows_config,
     fvbn_config,
     gan_config,
     gsn_config,
@@ -27,6 +28,7 @@ from genzoo.models import (
     vae_config,
 )
 from genzoo.models.boltzmann_config import DBMConfig, RBMConfig
+from genzoo.models.flows_config import GlowConfig, NICEConfig, RealNVPConfig
 from genzoo.models.fvsbn_config import FVSBNConfig
 from genzoo.models.gan_config import GANConfig
 from genzoo.models.gated_pixelcnn_config import GatedPixelCNNConfig
@@ -192,6 +194,30 @@ MODELS: dict[str, ModelEntry] = {
             ("binary", "8bit"),
             declares=gsn_config.DECLARES,
             data="binarized-fashion-mnist",
+        ),
+        ModelEntry(
+            "nice",
+            NICEConfig,
+            "genzoo.models.flows:NICE",
+            "NICE, additive coupling flow; dequantised bound, exact encoder (Dinh et al. 2015)",
+            ("8bit",),
+            declares=flows_config.DECLARES,
+        ),
+        ModelEntry(
+            "realnvp",
+            RealNVPConfig,
+            "genzoo.models.flows:RealNVP",
+            "RealNVP, affine coupling flow, multi-scale (Dinh, Sohl-Dickstein & Bengio 2017)",
+            ("8bit",),
+            declares=flows_config.DECLARES,
+        ),
+        ModelEntry(
+            "glow",
+            GlowConfig,
+            "genzoo.models.flows:Glow",
+            "Glow, actnorm + LU 1x1 conv + coupling flow, temperature (Kingma & Dhariwal 2018)",
+            ("8bit",),
+            declares=flows_config.DECLARES,
         ),
     ]
 }
