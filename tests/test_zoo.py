@@ -229,3 +229,20 @@ def test_every_shipped_model_loads_from_an_installed_wheel(tmp_path):
     assert len(rows) == len(genzoo.zoo.entries()) > 0
     for name, got, want in rows:
         assert float(got) == pytest.approx(float(want), rel=1e-3, abs=1e-3), name
+
+
+def test_a_resized_dataset_gets_its_own_table(zoo_root):
+    """A model trained on the same dataset at another image size (the progressive GAN's
+    32x32 Fashion-MNIST) is never put in one table with the original size's models: its
+    figures were measured against other reference images."""
+    from genzoo.io import write_json
+    from genzoo.report.zoo import zoo_tables
+    from genzoo.zoo import MANIFEST
+
+    manifest = json.loads((zoo_root / MANIFEST).read_text())
+    record = manifest["models"]["tiny-digits"]
+    manifest["models"]["tiny-digits-16"] = {**record, "image_size": 16}
+    (zoo_root / "tiny-digits-16").symlink_to(zoo_root / "tiny-digits")
+    write_json(zoo_root / MANIFEST, manifest)
+    tables = dict(zoo_tables(zoo_root))
+    assert set(tables) == {"digits", "digits at 16x16"}

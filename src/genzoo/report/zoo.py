@@ -44,7 +44,8 @@ def _result(entry: ZooEntry) -> RunResult:
 
 
 def zoo_tables(root: Path | None = None) -> list[tuple[str, Table]]:
-    """``[(dataset, table)]``: the shipped models of each dataset in one table.
+    """``[(dataset, table)]``: the shipped models of each dataset (and image size) in one
+    table.
 
     Models of one dataset measured with different settings share the table whose settings
     they match; the first entry's settings label it (the build script uses one setting
@@ -53,7 +54,9 @@ def zoo_tables(root: Path | None = None) -> list[tuple[str, Table]]:
     groups: dict[tuple[str, Any], list[ZooEntry]] = {}
     for entry in entries(root):
         settings = _settings(entry)
-        groups.setdefault((entry.dataset, _key(settings)), []).append(entry)
+        size = entry.record.get("image_size")  # a resized dataset is another dataset
+        dataset = f"{entry.dataset} at {size}x{size}" if size else entry.dataset
+        groups.setdefault((dataset, _key(settings)), []).append(entry)
     tables = []
     for (dataset, _), members in groups.items():
         settings = _settings(members[0])
