@@ -40,6 +40,12 @@ def main() -> int:
     ap.add_argument("--kills", type=int, default=50)
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--in-training",
+        action="store_true",
+        help="kill only after the launch has written its own first checkpoint (then within "
+        "2 s), so every kill lands in training and its writes, none in start-up",
+    )
     args = ap.parse_args()
     rng = random.Random(args.seed)
     tmp = Path(tempfile.mkdtemp(prefix="genzoo-soak-"))
@@ -55,7 +61,16 @@ def main() -> int:
             argv.append("--resume")
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if kills < args.kills:
-            time.sleep(rng.uniform(1.0, 6.0))
+            if args.in_training:  # once this launch has written a checkpoint of its own
+                ckpt = run / "checkpoint.pt"
+                before = ckpt.stat().st_mtime_ns if ckpt.is_file() else None
+                while proc.poll() is None and (
+                    not ckpt.is_file() or ckpt.stat().st_mtime_ns == before
+                ):
+                    time.sleep(0.02)
+                time.sleep(rng.uniform(0.0, 2.0))
+            else:
+                time.sleep(rng.uniform(1.0, 6.0))
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 kills += 1
