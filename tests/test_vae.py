@@ -536,3 +536,15 @@ def test_ais_draws_from_the_generator_of_nll_terms():
     assert torch.equal(runs[0]["nll_ais3"], runs[1]["nll_ais3"])
     other = model.nll_terms(x, generator=torch.Generator().manual_seed(2), iwae_k=2, ais_steps=3)
     assert not torch.equal(runs[0]["nll_ais3"], other["nll_ais3"])
+
+
+def test_discretized_logistic_gradient_stays_finite_for_any_log_scale():
+    """A network whose log-scale drifts far up (the 8-bit GSN did, at step 965) gets a
+    finite gradient: the log-scale is clamped to PixelCNN++'s [-7, 7], and the clamped
+    law is the one both log_prob and the sampler use."""
+    for log_scale in (7.0, 30.0, 120.0, -50.0):
+        ls = torch.tensor([log_scale], requires_grad=True)
+        loc = torch.tensor([0.1], requires_grad=True)
+        values = torch.tensor([0, 100, 255])
+        discretized_logistic_log_prob(values, loc.expand(3), ls.expand(3)).sum().backward()
+        assert torch.isfinite(ls.grad).all() and torch.isfinite(loc.grad).all(), log_scale

@@ -58,6 +58,11 @@ from genzoo.config import signed_scale
 
 LOG_SCALE_MIN = -7.0
 """Lower clamp of the logistic's log-scale and the Gaussian's log-std (PixelCNN++'s)."""
+LOG_SCALE_MAX = 7.0
+"""Upper clamp of the discretised logistic's log-scale (PixelCNN++'s): beyond about 30 the
+bin's log-probability has a NaN gradient in float32 (the bin width over the scale
+underflows), which made a network that drifted there (the 8-bit GSN at step 965) stop
+with a non-finite gradient. A scale of e^7 on the [-1, 1] scale is already flat."""
 MAX_8BIT = 255
 NUM_8BIT = 256
 HALF_BIN = 1.0 / MAX_8BIT
@@ -83,13 +88,14 @@ def discretized_logistic_log_prob(values: Tensor, loc: Tensor, log_scale: Tensor
     Args:
         values: integer values 0..255 (any shape broadcastable with ``loc``).
         loc: logistic locations on the [-1, 1] scale.
-        log_scale: log of the logistic scales, clamped below at :data:`LOG_SCALE_MIN`.
+        log_scale: log of the logistic scales, clamped to [:data:`LOG_SCALE_MIN`,
+            :data:`LOG_SCALE_MAX`].
 
     Returns:
         log-probabilities in nats, broadcast shape. Exact: the 256 values' probabilities
         sum to 1, however far ``loc`` lies in the tails.
     """
-    log_scale = log_scale.clamp(min=LOG_SCALE_MIN)
+    log_scale = log_scale.clamp(LOG_SCALE_MIN, LOG_SCALE_MAX)
     x = signed_scale(values, MAX_8BIT, loc.dtype)
     inv_s = torch.exp(-log_scale)
     upper = inv_s * (x - loc + HALF_BIN)  # standardised upper bin edge
@@ -261,7 +267,7 @@ class DiscretizedLogistic(LocationScale):
 
     def quantised_draw(self, loc: Tensor, log_scale: Tensor, generator: Generator | None) -> Tensor:
         # a continuous logistic by inversion, rounded to its bin (the edge bins take the tails)
-        log_scale = log_scale.clamp(min=LOG_SCALE_MIN)
+        log_scale = log_scale.clamp(LOG_SCALE_MIN, LOG_SCALE_MAX)  # the law log_prob scores
         u = torch.rand(loc.shape, generator=generator, device=loc.device, dtype=loc.dtype)
         u = u.clamp(1e-5, 1.0 - 1e-5)
         v = loc + log_scale.exp() * (torch.log(u) - torch.log1p(-u))  # [-1, 1] scale
@@ -326,7 +332,7 @@ class DiscretizedLogisticMixture:
         channels: colour channels C.
     """
 
-    LOG_SCALE_MAX = 7.0
+    LOG_SCALE_MAX = LOG_SCALE_MAX
 
     def __init__(self, num_mixtures: int, channels: int) -> None:
         self.k = num_mixtures
