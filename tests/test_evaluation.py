@@ -200,3 +200,31 @@ def test_two_evaluations_storing_into_one_run_at_once_lose_neither(
     monkeypatch.setattr(evaluation, "evaluate_likelihood", real)
     again = evaluation.evaluate_run(run, nll_only, progress=False, echo=None, reuse=False)
     assert again["nll"] == stored["nll"] and again["fid"] == stored["fid"]
+
+
+def test_another_familys_estimator_option_does_not_invalidate_a_stored_likelihood(
+    tmp_path, monkeypatch
+):
+    """A VAE's stored bound depends on its own estimator option (--iwae-k), not on a flow's
+    --dequant-k or the Boltzmann machines' AIS settings: changing those reuses it, changing
+    its own recomputes it."""
+    from genzoo.evaluation import EvalSettings
+    from genzoo.evaluation import run as evaluation
+
+    run = tmp_path / "vae"
+    args = ["--data", "digits", "--model.latent-dim", "2", "--train.steps", "2"]
+    args += ["--train.batch-size", "8", "--train.sample-every", "0", "--train.no-progress"]
+    assert main(["train", "vae", *args, "--out", str(run)]) == 0
+    base = dict(metrics=("nll",), n=8, batch_size=8, iwae_k=4)
+    evaluation.evaluate_run(run, EvalSettings(**base), progress=False, echo=None)
+    calls: list[int] = []
+    real = evaluation.evaluate_likelihood
+    monkeypatch.setattr(
+        evaluation, "evaluate_likelihood", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    others = EvalSettings(**base, dequant_k=3, ais_runs=7)
+    evaluation.evaluate_run(run, others, reuse=True, progress=False, echo=None)
+    assert calls == []
+    own = EvalSettings(**{**base, "iwae_k": 5})
+    evaluation.evaluate_run(run, own, reuse=True, progress=False, echo=None)
+    assert calls == [1]

@@ -67,7 +67,9 @@ def _samples_against(
     return out
 
 
-def _likelihood_matches(stored: dict[str, Any], settings: EvalSettings, against: dict) -> bool:
+def _likelihood_matches(
+    stored: dict[str, Any], settings: EvalSettings, against: dict, family: str
+) -> bool:
     s = stored.get("likelihood_settings")
     if not isinstance(s, dict) or stored.get("likelihood_against") != against:
         return False
@@ -76,7 +78,10 @@ def _likelihood_matches(stored: dict[str, Any], settings: EvalSettings, against:
         return False
     if stored.get("likelihood") == "exact":
         return s.get("n") == stored.get("n")
-    return s == {"n": stored.get("n"), "seed": settings.seed} | settings.likelihood_options()
+    # only the options the model's family declares: another family's estimator option (a
+    # flow's --dequant-k beside a VAE's figure) never invalidates a stored figure
+    wanted = {"n": stored.get("n"), "seed": settings.seed} | settings.likelihood_options(family)
+    return all(s.get(k) == v for k, v in wanted.items())
 
 
 def _sample_entry_matches(
@@ -134,7 +139,7 @@ def evaluate_run(
     ds = run.dataset(settings.split)
     if "nll" in metrics:
         against = _likelihood_against(run, model, settings)
-        if not (reuse and _likelihood_matches(stored, settings, against)):
+        if not (reuse and _likelihood_matches(stored, settings, against, model.name)):
             for key in [k for k in result if k.startswith("nll") or k in LIKELIHOOD_KEYS]:
                 del result[key]
             lik = evaluate_likelihood(model, ds, settings, progress=progress)

@@ -66,9 +66,17 @@ class _Settings:
         """Samples drawn for the sample metrics."""
         return self.n or 10000
 
-    def likelihood_options(self) -> dict[str, Any]:
-        """The estimator options handed to every model's ``nll_terms`` (each reads its own)."""
-        return {name: getattr(self, name) for name in estimator_options()}
+    def likelihood_options(self, family: str | None = None) -> dict[str, Any]:
+        """The estimator options handed to every model's ``nll_terms`` (each reads its own);
+        with ``family``, only those that family declares (what its figures depend on)."""
+        names = list(estimator_options())
+        if family is not None:
+            from genzoo.registry import MODELS
+
+            entry = MODELS.get(family)
+            own = {o.name for o in entry.declares.estimator_options} if entry else set()
+            names = [n for n in names if n in own]
+        return {name: getattr(self, name) for name in names}
 
 
 if TYPE_CHECKING:
