@@ -269,17 +269,31 @@ class FullyVisibleModel(GenerativeModel):
         was_training = self.training
         self.eval()
         try:
-            ks = [0] if mask_of is None else sorted(set(mask_of.tolist()))
-            for k in ks:
-                rows = None if mask_of is None else (mask_of == k).nonzero().squeeze(1)
-                xs = x if rows is None else x[rows]
-                ls = labels if (labels is None or rows is None) else labels[rows]
-                self.draw_in_order(xs, k, known, ls, generator)
-                if rows is not None:
-                    x[rows] = xs
+            self.draw_rows(x, known, labels, generator, mask_of)
         finally:
             self.train(was_training)
         return x.view(x.shape[0], *self.data.image_shape).to(torch.uint8)
+
+    def draw_rows(
+        self,
+        x: Tensor,
+        known: Tensor,
+        labels: Tensor | None,
+        generator: torch.Generator | None,
+        mask_of: Tensor | None,
+    ) -> None:
+        """Draw, in place, the unknown dimensions of ``x`` (long (N, D)), row i under mask
+        ``mask_of[i]`` (mask 0 for every row when None): the rows of each mask in turn,
+        in its ordering (:meth:`draw_in_order`). MADE overrides it to draw the rows of
+        every mask together."""
+        ks = [0] if mask_of is None else sorted(set(mask_of.tolist()))
+        for k in ks:
+            rows = None if mask_of is None else (mask_of == k).nonzero().squeeze(1)
+            xs = x if rows is None else x[rows]
+            ls = labels if (labels is None or rows is None) else labels[rows]
+            self.draw_in_order(xs, k, known, ls, generator)
+            if rows is not None:
+                x[rows] = xs
 
     @torch.no_grad()
     def sample(

@@ -94,14 +94,14 @@ class MADE(FullyVisibleModel):
 
     # -- sampling from an ensemble ---------------------------------------------------------
 
-    def _draw(
+    def draw_rows(
         self,
         x: Tensor,
         known: Tensor,
         labels: Tensor | None,
         generator: torch.Generator | None,
         mask_of: Tensor | None,
-    ) -> Tensor:
+    ) -> None:
         """Draw the unknown dimensions of ``x`` (long (N, D)), row i under mask
         ``mask_of[i]``. Where the masks share one ordering (raster or random), the rows of
         every mask are drawn together: the masked weights of the G masks in use are stacked
@@ -111,23 +111,18 @@ class MADE(FullyVisibleModel):
         weights, 32 x 0.65M, are read from memory on every pass, so the gain is bounded by
         memory bandwidth, not compute). Same conditionals, so
         the same distribution; the draws take the generator's numbers in another order
-        than the reference (:meth:`FullyVisibleModel._draw`), which order-agnostic pools
+        than the reference (:meth:`FullyVisibleModel.draw_rows`), which order-agnostic pools
         still use."""
         one_order = bool((self.orders == self.orders[:1]).all())
         if mask_of is None or not one_order or len(set(mask_of.tolist())) == 1:
-            return super()._draw(x, known, labels, generator, mask_of)
-        was_training = self.training
-        self.eval()
-        try:
-            plan = self.group_plan(mask_of, labels)
-            for d in self.order(0).tolist():
-                if known[d]:
-                    continue
-                params = self.grouped_conditional(self.signed(x), d, plan)  # (N, P)
-                x[:, d] = self.likelihood.draw_subpixel(params, generator)
-        finally:
-            self.train(was_training)
-        return x.view(x.shape[0], *self.data.image_shape).to(torch.uint8)
+            super().draw_rows(x, known, labels, generator, mask_of)
+            return
+        plan = self.group_plan(mask_of, labels)
+        for d in self.order(0).tolist():
+            if known[d]:
+                continue
+            params = self.grouped_conditional(self.signed(x), d, plan)  # (N, P)
+            x[:, d] = self.likelihood.draw_subpixel(params, generator)
 
     def group_plan(self, mask_of: Tensor, labels: Tensor | None) -> dict[str, Any]:
         """The stacked masked weights of the masks in ``mask_of`` (long (N,), on the CPU)
