@@ -103,7 +103,7 @@ def test_a_noisy_busy_machine_does_not_trigger_costly_trials_one_after_another()
 def test_more_threads_are_not_tried_while_other_tasks_hold_the_cores():
     m = Machine({2: 60.0, 1: 1.0})
     others = [1]
-    tuner = _tuner(m, others_running=lambda: others[0], cores=2)
+    tuner = _tuner(m, running=lambda: others[0] + m.threads, cores=2)
     m.run(tuner, 3000)
     assert 2 not in m.history and tuner.trials == 0  # no collapsed step paid at all
     others[0] = 0  # the other job ended
@@ -112,9 +112,18 @@ def test_more_threads_are_not_tried_while_other_tasks_hold_the_cores():
     assert tuner.current == 2
 
 
-def test_others_running_reads_the_machine():
-    n = threads.others_running()
-    assert n is None or n >= 0
+def test_the_tuners_own_threads_do_not_count_as_other_tasks():
+    """On 4 idle cores the tuner at 2 threads sees 2 running tasks: its own. It must still
+    try (and keep) 4, which it would not if it took them for other jobs."""
+    m = Machine({1: 4.0, 2: 2.0, 4: 1.0})
+    tuner = _tuner(m, options=(1, 2, 4), running=lambda: m.threads, cores=4)
+    m.run(tuner, 200)
+    assert tuner.current == 4
+
+
+def test_running_reads_the_machine():
+    n = threads.running()
+    assert n is None or n >= 1  # this test's own process is running
 
 
 def test_a_small_difference_is_not_worth_a_switch():
@@ -167,23 +176,77 @@ def test_tiny_noisy_steps_of_equal_cost_do_not_make_the_tuner_switch_back_and_fo
     assert tuner.kept <= 1  # medians over >= 0.05 s of steps, not 5 noisy ones
 
 
-def test_bars_and_untracked_samplers_tick_the_tuner(monkeypatch):
-    keys = []
+class _Recorder:
+    def __init__(self) -> None:
+        self.keys: list = []
 
-    class Recorder:
-        def tick(self, key=None):
-            keys.append(key)
+    def tick(self, key=None) -> None:
+        self.keys.append(key)
 
-    monkeypatch.setattr(threads, "_TUNER", Recorder())
+
+def test_the_work_ticks_the_tuner_and_bars_do_not(monkeypatch, tmp_path):
+    import torch
+
+    from genzoo.config import TrainConfig
+    from genzoo.registry import create_model
+    from genzoo.train.loop import fit
+
+    rec = _Recorder()
+    monkeypatch.setattr(threads, "_TUNER", rec)
     b = progress.bar(3, "work", disable=True)
     b.update(1)
-    b.update(1)
-    progress.advance()
-    assert keys == [id(b), id(b), "sampler"]
-    with progress.tracking():  # a tracked sampler ticks once, through its bar
+    assert rec.keys == []  # a bar only draws
+    progress.advance()  # a sampler's unit of work, tracked or not
+    with progress.tracking():
         progress.start(5, "pixel")
         progress.advance()
-    assert len(keys) == 4 and keys[-1] != "sampler"
+    assert rec.keys == ["sampler", "sampler"]
+
+    class Binary(torch.utils.data.Dataset):
+        kind, image_shape, num_classes, name = "binary", (1, 4, 4), None, "tiny"
+
+        def __len__(self) -> int:
+            return 8
+
+        def __getitem__(self, i: int):
+            return ((torch.arange(16).reshape(1, 4, 4) + i) % 3 == 0).to(torch.uint8), -1
+
+    rec.keys.clear()
+    model = create_model("fvsbn", image_shape=(1, 4, 4), kind="binary")
+    train = TrainConfig(steps=3, batch_size=4, sample_every=0, progress=False, accelerator="cpu")
+    fit(model, Binary(), tmp_path / "run", train)
+    assert rec.keys.count("train") == 3  # the loop ticks once per step
+
+
+def test_a_library_run_keeps_pytorchs_thread_setting_unless_it_asks(monkeypatch):
+    """Only the command line (``thread_policy=True``) or a fixed ``train.threads`` applies
+    genzoo's policy; a Python user's ``train_run`` leaves torch's count alone."""
+    import torch
+
+    from genzoo.train import session
+
+    applied = []
+    monkeypatch.setattr(threads, "apply", lambda n=None, tune=True: applied.append(n) or "x")
+
+    class Stop(Exception):
+        pass
+
+    def no_data(*a, **k):
+        raise Stop
+
+    monkeypatch.setattr("genzoo.data.load_dataset", no_data)
+    from genzoo.config import TrainConfig
+    from genzoo.runs import Run
+
+    for policy, count, expected in ((False, 0, []), (True, 0, [None]), (False, 2, [2])):
+        applied.clear()
+        with pytest.raises(Stop):
+            session.train_run(
+                "fvsbn", None, TrainConfig(threads=count), {"spec": "x"}, Run("unused"),
+                thread_policy=policy,
+            )  # fmt: skip
+        assert applied == expected
+    assert torch.get_num_threads() >= 1
 
 
 def test_apply_fixed_auto_and_compiled(monkeypatch):

@@ -149,6 +149,7 @@ def run_train(model_name: str, argv: Sequence[str]) -> int:
     train_run(
         model_name, args.model, args.train, data_info, run,
         resume=args.resume, force=args.force, given=_given_options(argv), note=args.note,
+        thread_policy=True,
     )  # fmt: skip
     if is_main_process():
         print(

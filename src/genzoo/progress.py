@@ -8,13 +8,15 @@ Samplers that take long (autoregressive models draw pixel by pixel, Boltzmann ma
 run Gibbs sweeps) report through :func:`start` and :func:`advance`; they cost nothing
 unless a caller opened :func:`tracking` (``genzoo sample`` does, with a bar). This keeps
 the model layer free of any user interface.
+
+Bars only draw. The thread tuner (:mod:`genzoo.threads`) is ticked by the work itself:
+the training loop per step, evaluation per batch, and samplers through :func:`advance`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
 import sys
 from collections.abc import Iterator
 from typing import IO, Any
@@ -42,30 +44,15 @@ class _Lines:
 
 
 def bar(total: int | None, desc: str, unit: str = "it", *, disable: bool = False, **kw: Any) -> Any:
-    """A tqdm bar on stderr that suits where stderr goes (see the module docstring).
-
-    Each update is also a step of repeated work for the thread tuner (genzoo.threads),
-    disabled bars included: every long command has a bar, so every long command is tuned.
-    """
+    """A tqdm bar on stderr that suits where stderr goes (see the module docstring)."""
     stream = sys.stderr
     interactive = bool(getattr(stream, "isatty", lambda: False)())
     options: dict[str, Any] = {"dynamic_ncols": True} if interactive else {
         "file": _Lines(stream), "mininterval": LOG_INTERVAL, "ascii": True, "ncols": 100,
     }  # fmt: skip
-    return _bar_class()(total=total, desc=desc, unit=unit, disable=disable, **(options | kw))
+    from tqdm.auto import tqdm  # here: tqdm loads only when a bar is shown
 
-
-@functools.cache
-def _bar_class() -> type:
-    """tqdm's bar whose updates tick the thread tuner (made once; tqdm loads lazily)."""
-    from tqdm.auto import tqdm
-
-    class Bar(tqdm):  # type: ignore[misc, valid-type]
-        def update(self, n: float | None = 1) -> bool | None:
-            threads.tick(id(self))
-            return super().update(n)
-
-    return Bar
+    return tqdm(total=total, desc=desc, unit=unit, disable=disable, **(options | kw))
 
 
 class Tracker:
@@ -115,8 +102,7 @@ def start(total: int, unit: str) -> None:
 
 def advance(k: int = 1) -> None:
     """A sampler finished ``k`` more units (a step for the thread tuner, tracked or not)."""
+    threads.tick("sampler")
     tracker = _TRACKER.get()
     if tracker is not None:
-        tracker.advance(k)  # its bar's update ticks the tuner
-    else:
-        threads.tick("sampler")
+        tracker.advance(k)

@@ -10,20 +10,25 @@ descheduled partner keeps the others waiting and small models run 10-100x slower
 convolutional model. No fixed setting is right on both kinds of machine.
 
 genzoo's default (``auto``) therefore keeps OpenMP's own wait policy and chooses the
-thread count while the work runs: every progress bar's step (a training step, a batch of
-evaluation, a sampled pixel) ticks a :class:`Tuner`, which times the steps at the current
-count, now and then tries a neighbouring count for a few steps, and keeps whichever is
-faster. A step that is much slower than the current ones ends a trial at once, so a trial
-on a busy machine costs about one slow step; trials become rarer while they keep failing,
-and come at once when the speed changes (another job starts or ends). Written by hand:
-neither PyTorch nor OpenMP adapts the thread count to the load of the machine.
+thread count while the work runs: the work ticks a :class:`Tuner` through :func:`tick`
+(the training loop once per step, evaluation once per batch, samplers once per unit
+through :func:`genzoo.progress.advance`; progress bars only draw), which times the steps
+at the current count, now and then tries a neighbouring count for a few steps, and keeps
+whichever is faster. A step that is much slower than the current ones ends a trial at
+once, so a trial on a busy machine costs about one slow step; trials become rarer while
+they keep failing, and come at once when the speed changes (another job starts or ends).
+Written by hand: neither PyTorch nor OpenMP adapts the thread count to the load of the machine.
 
 The same policy keeps freed memory in glibc's heap (:func:`tune_malloc`): a training step
 frees and re-allocates the same large buffers every step, and glibc's defaults hand them
 back to the system and fault them in again: keeping them makes a small model's CPU step
 1.06-1.24x faster on top of the fused AdamW (RESULTS.md, "CPU training step").
 
-Users who want otherwise: ``--train.threads N`` for a training run, or
+The policy is put in force by the command line only (:func:`apply`; ``genzoo train``
+through ``train_run(thread_policy=True)``): a Python user's ``fit`` or ``train_run`` keeps
+PyTorch's own thread setting unless ``TrainConfig.threads`` fixes a count, and without a
+tuner :func:`tick` does nothing. Measured against the fixed counts through the command line:
+benchmarks/threads_cli.py. Users who want otherwise: ``--train.threads N`` for a training run, or
 ``GENZOO_THREADS=N`` for every command, fixes the count (``GENZOO_THREADS=auto`` is the
 default); ``OMP_WAIT_POLICY`` set in the environment is respected. The policy in force is
 printed at the start of a training run, and how the time was split between thread counts
@@ -117,8 +122,9 @@ class Tuner:
         min_span: A median also spans at least this many seconds of steps (more than
             ``window`` steps when they are short: sub-millisecond steps are noisy), and
             neither early end of a trial applies to steps that short.
-        others_running: How many other tasks are running now (None: unknown); a trial of
-            more threads than the cores left free is skipped as failed, at no cost.
+        running: How many tasks are running on the machine now, this process's busy
+            threads included (None: unknown); a trial of more threads than the cores the
+            others leave free is skipped as failed, at no cost.
         cores: The cores of the machine (default: the largest option).
     """
 
@@ -138,13 +144,13 @@ class Tuner:
         change: float = 1.3,
         overhead: float = 0.02,
         min_span: float = 0.05,
-        others_running: Callable[[], int | None] = lambda: None,
+        running: Callable[[], int | None] = lambda: None,
         cores: int | None = None,
     ) -> None:
         if current not in options:
             raise ValueError(f"current thread count {current} is not among {list(options)}")
         self.options = sorted(set(options))
-        self.others_running = others_running
+        self.running = running
         self.cores = cores or self.options[-1]
         self.current = current
         self.set_threads = set_threads
@@ -214,7 +220,7 @@ class Tuner:
         a kind never seen starts at the current count and tries its neighbour soon."""
         fields = ("current", "reference", "next_trial", "earliest", "wait", "direction")
         self.kinds[self.key] = {f: getattr(self, f) for f in fields}
-        while len(self.kinds) > 32:  # bars come and go; keep the recent kinds only
+        while len(self.kinds) > 32:  # keep the recent kinds only (a bounded memory)
             self.kinds.pop(next(iter(self.kinds)))
         self.key = key
         fresh = {"current": self.current, "reference": None, "next_trial": -float("inf"),
@@ -239,7 +245,9 @@ class Tuner:
         if candidate is None:
             self.next_trial = float("inf")
             return
-        others = self.others_running()
+        running = self.running()
+        # our own threads at the current count are running too (they are what ticked)
+        others = None if running is None else max(0, running - self.current)
         if candidate > self.current and others is not None and others + candidate > self.cores:
             # the cores are taken: more threads would wait for each other (a failed trial,
             # known without paying for it)
@@ -301,22 +309,22 @@ class Tuner:
         return f"{', '.join(parts)} of the time ({self.trials} trials, {self.kept} kept)"
 
 
-def others_running() -> int | None:
-    """Tasks running now besides this process's own thread (``/proc/loadavg``'s running
-    count minus one); None where the file does not exist."""
+def running() -> int | None:
+    """Tasks running on the machine now, this process's included (``/proc/loadavg``'s
+    running count); None where the file does not exist."""
     try:
         with open("/proc/loadavg") as f:
             running = int(f.read().split()[3].split("/")[0])
     except (OSError, ValueError, IndexError):
         return None
-    return max(0, running - 1)
+    return running
 
 
 _TUNER: Tuner | None = None
 
 
 def tick(key: Hashable = None) -> None:
-    """One step of repeated work finished (progress bars and samplers call this)."""
+    """One step of repeated work finished (the training loop, evaluation and samplers call this)."""
     if _TUNER is not None:
         _TUNER.tick(key)
 
@@ -357,9 +365,7 @@ def apply(threads: int | None = None, *, tune: bool = True) -> str:
     # 1 -> 2 -> 4 ... within the first seconds.
     start = options[0]
     torch.set_num_threads(start)
-    _TUNER = Tuner(
-        options, start, torch.set_num_threads, others_running=others_running, cores=cores
-    )
+    _TUNER = Tuner(options, start, torch.set_num_threads, running=running, cores=cores)
     return (
         f"threads auto ({options[0]}-{options[-1]}, timed while it runs; starts at {start}), "
         f"OMP_WAIT_POLICY {wait}, {memory}"

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from genzoo import threads
 from genzoo.data.datasets import GenzooDataset
 from genzoo.declare import Term
 from genzoo.errors import NoDensityError, UserInputError
@@ -84,6 +85,7 @@ def evaluate_likelihood(
             terms = model.nll_terms(x, labels, generator=g, **options)
             for key, value in terms.items():
                 sums[key] = sums.get(key, 0.0) + float(value.double().sum())
+            threads.tick("likelihood")
             shown.update(len(x))
     exact = model.density == "exact"
     result: dict[str, Any] = {

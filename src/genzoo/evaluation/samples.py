@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from genzoo import threads
 from genzoo.config import DataSpec
 from genzoo.errors import UserInputError
 from genzoo.evaluation.settings import FEATURES, EvalSettings
@@ -61,6 +62,7 @@ def draw_samples(
             m = min(batch_size, n - i)
             labels = (torch.arange(i, i + m, device=device) % k) if model.conditional else None
             out.append(model.sample(m, labels=labels, generator=g).cpu())
+            threads.tick("sample batch")
             shown.update(m)
     return torch.cat(out)
 
@@ -180,11 +182,16 @@ class SampleSet:
 
         ex = self.extractor
         with bar(len(images), desc, "img", disable=not self.progress, leave=False) as shown:
+
+            def batch_done(k: int) -> None:  # a batch of features: a step for the tuner
+                threads.tick("features")
+                shown.update(k)
+
             if tag is None:
-                return ex.features(images, max_value=self.max_value, progress=shown.update)
+                return ex.features(images, max_value=self.max_value, progress=batch_done)
             return reference_features(
                 ex, images, tag=tag, max_value=self.max_value, cache=self.cache,
-                progress=shown.update,
+                progress=batch_done,
             ).features  # fmt: skip
 
     @cached_property

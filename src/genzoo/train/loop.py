@@ -31,6 +31,7 @@ from lightning_fabric.loggers import TensorBoardLogger
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Dataset
 
+from genzoo import threads
 from genzoo.config import TrainConfig
 from genzoo.data.datasets import GenzooDataset
 from genzoo.errors import GenzooError, NonFiniteLossError, UserInputError
@@ -466,6 +467,7 @@ class _Trainer:
                 if self.ema is not None:
                     self.ema.update_parameters(raw)
                 self.step += 1
+                threads.tick("train")
                 if train.compile and self.step == start + 1:
                     bar.set_description("training", refresh=False)
                 bar.update(1)

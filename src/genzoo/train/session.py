@@ -38,6 +38,7 @@ def train_run(
     force: bool = False,
     given: set[str] | None = None,
     note: str | None = None,
+    thread_policy: bool = False,
 ) -> GenerativeModel:
     """Train a registered model on a named dataset into a run directory.
 
@@ -54,6 +55,9 @@ def train_run(
             named as ignored.
         note: a sentence for a new run's run.json, printed by ``genzoo report`` beside the
             run's samples (a resumed run keeps its own).
+        thread_policy: put genzoo's CPU thread policy in force (:mod:`genzoo.threads`;
+            ``genzoo train`` does). Otherwise PyTorch's thread setting is kept unless
+            ``train.threads`` fixes a count.
 
     Returns:
         The trained model.
@@ -76,7 +80,10 @@ def train_run(
         if train_given & set(run.RESUME_TAKES) and is_main_process():
             taken = ", ".join(f"--train.{k.replace('_', '-')}" for k in sorted(train_given))
             print(f"--resume takes: {taken}")
-    policy = threads.apply(train.threads, tune=not train.compile)
+    if thread_policy or train.threads:
+        policy = threads.apply(train.threads if train.threads else None, tune=not train.compile)
+    else:
+        policy = f"threads {torch.get_num_threads()} (PyTorch's setting)"
     dataset = load_dataset(
         data_info["spec"],
         "train",
