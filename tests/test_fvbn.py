@@ -292,6 +292,46 @@ def test_bad_configs_are_refused_in_one_line_naming_the_option(config, field):
     assert e.value.field == field and "\n" not in str(e.value)
 
 
+@pytest.mark.parametrize("name", ["nade", "made"])
+def test_the_logistic_output_is_normalised_autoregressive_and_small(name):
+    """``output = "logistic"`` (8-bit): each mask and the ensemble sum to one over all 65,536
+    images of 1x1x2, each conditional sees only earlier sub-pixels (by gradients), NADE's
+    running sum equals its naive pass, and the output layer holds 2 numbers per sub-pixel."""
+    torch.manual_seed(0)
+    config = {**SIZE[name], "ordering": "agnostic", POOL[name]: 2, "ensemble": 2}
+    soft = genzoo.create_model(name, image_shape=(1, 1, 2), kind="8bit", **config)
+    model = genzoo.create_model(
+        name, image_shape=(1, 1, 2), kind="8bit", output="logistic", num_classes=2, **config
+    )
+    model = scramble(model, scale=1.0).eval().double()
+    assert model.num_params == 2 and soft.num_params == 256
+    images = all_images((1, 1, 2), 256)
+    for label in (0, 1):
+        lab = torch.full((len(images),), label)
+        with torch.no_grad():
+            for k in range(2):
+                total = torch.logsumexp(model.log_prob_under(images, k, lab), 0).exp()
+                assert total.item() == pytest.approx(1.0, abs=1e-6)
+            total = torch.logsumexp(model.log_prob(images, lab), 0).exp()
+        assert total.item() == pytest.approx(1.0, abs=1e-6)
+    big = genzoo.create_model(name, image_shape=(1, 3, 3), kind="8bit", output="logistic", **config)
+    big = scramble(big, scale=2.0).double()
+    for k in range(2):
+        x = torch.randn(4, 9, dtype=torch.double)
+        jac = torch.autograd.functional.jacobian(
+            lambda x, k=k: big.conditionals(x, k).sum(2).sum(0), x
+        )
+        deps, rank = (jac != 0).any(1), big.rank(k)
+        assert not (deps & (rank[None, :] >= rank[:, None])).any() and deps.any()
+        if name == "nade":
+            assert torch.allclose(big.conditionals(x, k), naive_conditionals(big, x, k, None))
+
+
+def test_the_logistic_output_on_binary_data_is_refused_naming_the_fix():
+    with pytest.raises(UserInputError, match="8-bit data"):
+        genzoo.create_model("nade", image_shape=(1, 2, 2), kind="binary", output="logistic")
+
+
 def test_fvsbn_refuses_8bit_data_naming_the_fix():
     with pytest.raises(UserInputError, match="binarized"):
         genzoo.create_model("fvsbn", image_shape=(1, 2, 2), kind="8bit")
@@ -304,6 +344,7 @@ def test_fvsbn_refuses_8bit_data_naming_the_fix():
         (["made", "--model.num-masks", "0"], "--model.num-masks"),
         (["nade", "--model.ordering", "spiral"], "--model.ordering"),
         (["made", "--model.ensemble", "0"], "--model.ensemble"),
+        (["nade", "--model.output", "gaussian"], "--model.output"),
     ],
 )
 def test_the_command_line_refuses_bad_options_in_one_line_and_writes_nothing(

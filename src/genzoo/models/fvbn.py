@@ -7,8 +7,8 @@ the ordering o_k of mask k (Frey 1998; Larochelle & Murray 2011; Germain et al. 
 subclass gives :meth:`FullyVisibleModel.conditionals`, the parameters of every
 sub-pixel's conditional under mask k in one pass; this class turns them into the loss, the
 exact ``log_prob`` and the samplers. Its output likelihood is the one of
-:mod:`genzoo.nn.likelihoods`: a Bernoulli per sub-pixel (binary data) or a 256-way softmax
-(8-bit data).
+:mod:`genzoo.nn.likelihoods`: a Bernoulli per sub-pixel (binary data); for 8-bit data a
+256-way softmax or, with ``output = "logistic"`` (NADE, MADE), a discretised logistic.
 
 The pool and its state: mask k (0 <= k < pool size) is drawn at construction from the
 config's ``seed`` and k (its ordering, the buffer ``orders``; for MADE also its hidden
@@ -41,7 +41,12 @@ from torch import Tensor
 from genzoo.config import DataSpec
 from genzoo.errors import UserInputError
 from genzoo.models.base import GenerativeModel
-from genzoo.nn.likelihoods import Bernoulli, Categorical, FactorisedLikelihood
+from genzoo.nn.likelihoods import (
+    Bernoulli,
+    Categorical,
+    DiscretizedLogistic,
+    FactorisedLikelihood,
+)
 
 
 def raster_order(shape: tuple[int, ...]) -> Tensor:
@@ -66,7 +71,8 @@ class FullyVisibleModel(GenerativeModel):
     """Base class of FVSBN, NADE and MADE; see the module docstring.
 
     Attributes:
-        likelihood: Bernoulli (binary data) or Categorical (8-bit), from nn/likelihoods.py.
+        likelihood: Bernoulli (binary data), Categorical or DiscretizedLogistic (8-bit, the
+            config's ``output``), from nn/likelihoods.py.
         mask_step: buffer, the training steps taken (picks the training mask).
     """
 
@@ -81,12 +87,25 @@ class FullyVisibleModel(GenerativeModel):
             raise UserInputError(
                 f"{type(self).__name__} models images (C, H, W), not {data.kind} {data.image_shape}"
             )
-        self.likelihood: FactorisedLikelihood = Bernoulli() if data.is_binary else Categorical()
+        self.likelihood: FactorisedLikelihood = self.output_likelihood(config, data)
         self.num_params = self.likelihood.num_params
         self.num_dims = data.num_dims
         self.register_buffer("mask_step", torch.zeros((), dtype=torch.long))
         self.register_buffer("orders", self.make_orders())
         self._cache: tuple[tuple, Any] | None = None
+
+    @staticmethod
+    def output_likelihood(config: Any, data: DataSpec) -> FactorisedLikelihood:
+        """Each sub-pixel's law: a Bernoulli for binary data; for 8-bit data the config's
+        ``output`` (NADE, MADE; FVSBN takes binary data only)."""
+        if data.is_binary:
+            if config.output != "softmax":
+                raise UserInputError(
+                    f"--model.output {config.output} is for 8-bit data; binary data uses a "
+                    "Bernoulli: drop the option or train on 8-bit data"
+                )
+            return Bernoulli()
+        return DiscretizedLogistic() if config.output == "logistic" else Categorical()
 
     def per_mask(self, k: int | Tensor, like: Tensor, build: Callable[[Any], Any]) -> Any:
         """``build(k)`` (a mask's derived tensors, e.g. its weight masks), kept for the last

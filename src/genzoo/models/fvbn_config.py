@@ -19,6 +19,12 @@ ORDERINGS = ("raster", "random", "agnostic")
 permutation of the sub-pixels (from ``seed``); agnostic: every ordering of the pool is its
 own random permutation, one per training step in turn (order-agnostic training)."""
 
+OUTPUTS = ("softmax", "logistic")
+"""The conditional of an 8-bit sub-pixel (NADE, MADE): a 256-way softmax (256 outputs per
+sub-pixel, as PixelRNN) or a discretised logistic (2 outputs, a location and a log-scale:
+PixelCNN++'s law with one component), which makes the output layer 128x smaller. Binary
+data always uses a Bernoulli."""
+
 DECLARES = Declarations()
 """No views or options of their own: ``genzoo sample`` and the completion view apply as to
 every sampler that can complete, and ``genzoo eval`` reports the exact ``nll``."""

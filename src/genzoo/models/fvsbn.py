@@ -14,6 +14,8 @@ Deviations:
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -22,6 +24,7 @@ from genzoo.config import DataSpec
 from genzoo.models.fvbn import FullyVisibleModel
 from genzoo.models.fvsbn_config import FVSBNConfig
 from genzoo.nn.conditioning import add_class_bias, class_bias
+from genzoo.nn.likelihoods import Bernoulli, FactorisedLikelihood
 
 
 class FVSBN(FullyVisibleModel):
@@ -40,6 +43,11 @@ class FVSBN(FullyVisibleModel):
         self.weight = nn.Parameter(torch.randn(d, d) * 0.01)
         self.bias = nn.Parameter(torch.zeros(d))
         self.class_bias = class_bias(self.label_classes, d)
+
+    @staticmethod
+    def output_likelihood(config: Any, data: DataSpec) -> FactorisedLikelihood:
+        """A Bernoulli: FVSBN takes binary data only (the registry refuses 8-bit data)."""
+        return Bernoulli()
 
     def mask(self, k: int | Tensor, like: Tensor) -> Tensor:
         """(D, D): 1 where dimension j (column) comes before d (row) in mask k's ordering."""

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from genzoo.config import check_choice
 from genzoo.models.boltzmann_config import parse_hidden
-from genzoo.models.fvbn_config import check_pool
+from genzoo.models.fvbn_config import OUTPUTS, check_pool
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,10 @@ class MADEConfig:
     ensemble: int = 1
     """Masks whose probabilities are averaged at test time (the first of the pool):
     log p(x) = logsumexp_k log p_k(x) - log K, never a mean of logits."""
+    output: str = "softmax"
+    """8-bit data: each sub-pixel's conditional, softmax (256-way) or logistic (a
+    discretised logistic: 2 outputs per sub-pixel instead of 256). Binary data: a
+    Bernoulli, whatever this says."""
     seed: int = 0
     """Seed of the masks' connectivity and random orderings (kept in the config)."""
     conditional: bool = False
@@ -39,3 +44,4 @@ class MADEConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", parse_hidden(self.hidden))
         check_pool(self, "num_masks", fixed_hint="mask")
+        check_choice(self, "output", OUTPUTS)
