@@ -1,11 +1,10 @@
-"""The autoregressive family: naive, window and cached sampling, side by side (and, with
+"""The autoregressive family: naive and cached sampling, side by side (and, with
 --budget-minutes > 0, test NLL after a fixed CPU training budget on Fashion-MNIST).
 
 1. Sampling (always): per model, on freshly initialised networks (or the trained ones at
    28x28 when --budget-minutes > 0), the naive sampler (a full forward pass per sub-pixel,
-   the reference), the window sampler (the receptive-field window of each new pixel;
-   convolutional models only) and the cached sampler (per-layer caches, one new position
-   per layer per pixel; Ramachandran et al. 2017, genzoo.models.cached_sampling), same
+   the reference) and the cached sampler (per-layer caches, one new position per layer
+   per pixel; Ramachandran et al. 2017, genzoo.models.cached_sampling), same
    generator seed, back to back, on the same --n-naive images (28x28) and --n-colour-naive
    images (32x32x3): times, speed-ups against naive at the same batch, identical images.
    Then the cached sampler alone on --n (28x28) and --n-colour (32x32x3) images, against
@@ -17,6 +16,9 @@
    it the measured speed-up reaches.
 3. With --budget-minutes > 0: exact test NLL (nats/image and bits/dim) of each model after
    the same wall-clock training budget, with the one training loop.
+
+Runs before 2026-12-07 also timed the window sampler (each new pixel's receptive-field
+window), retired then (issue #21): the cached sampler was faster in every case.
 
 Usage:
     python benchmarks/ar_sampling.py [--n 64] [--n-naive 8] [--n-colour 8] [--n-colour-naive 1]
@@ -103,23 +105,18 @@ def test_nll(model, images: torch.Tensor, batch: int = 250) -> float:
 
 
 def compare_samplers(model, label: str, what: str, n_ref: int, n_full: int, seed: int) -> dict:
-    """Every applicable sampler on n_ref images (same seed), then cached on n_full."""
+    """Naive and cached on n_ref images (same seed), then cached on n_full."""
     row: dict = {"label": label, "what": what, "n_ref": n_ref, "n_full": n_full}
     naive, row["naive"] = timed_sample(model, n_ref, "naive", seed)
-    for sampler in ("window", "cached"):
-        if sampler == "window" and not model.supports_window_sampling:
-            row[sampler], row[f"{sampler}_same"] = None, None
-            continue
-        x, row[sampler] = timed_sample(model, n_ref, sampler, seed)
-        row[f"{sampler}_same"] = int((x == naive).flatten(1).all(1).sum())
+    x, row["cached"] = timed_sample(model, n_ref, "cached", seed)
+    row["cached_same"] = int((x == naive).flatten(1).all(1).sum())
     _, row["cached_full"] = timed_sample(model, n_full, "cached", seed)
     row["naive_full_est"] = forward_seconds(model, n_full) * naive_evaluations(model)
     row["naive_ref_est"] = forward_seconds(model, n_ref) * naive_evaluations(model)
     row["flops_naive"], row["flops_cached"] = flops_per_image(model)
-    window = f"{row['window']:.1f} s" if row["window"] is not None else "-"
     print(
-        f"  {what}: naive {row['naive']:.1f} s, window {window}, cached {row['cached']:.2f} s "
-        f"on {n_ref}; cached {row['cached_full']:.2f} s on {n_full}",
+        f"  {what}: naive {row['naive']:.1f} s, cached {row['cached']:.2f} s on {n_ref}; "
+        f"cached {row['cached_full']:.2f} s on {n_full}",
         flush=True,
     )
     return row
@@ -128,9 +125,9 @@ def compare_samplers(model, label: str, what: str, n_ref: int, n_full: int, seed
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=64, help="images sampled (cached) at 28x28")
-    p.add_argument("--n-naive", type=int, default=8, help="28x28 images for all three samplers")
+    p.add_argument("--n-naive", type=int, default=8, help="28x28 images for both samplers")
     p.add_argument("--n-colour", type=int, default=8, help="images sampled (cached) at 32x32x3")
-    p.add_argument("--n-colour-naive", type=int, default=1, help="32x32x3 images, all samplers")
+    p.add_argument("--n-colour-naive", type=int, default=1, help="32x32x3 images, both samplers")
     p.add_argument(
         "--budget-minutes",
         type=float,
@@ -190,7 +187,7 @@ def train_and_score(model, label: str, args, out: Path) -> tuple:
 def print_and_record(args, nll_rows: list, rows: list, machine_line: str, load_end: str) -> None:
     command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *sys.argv[1:]])
     lines = [
-        f"### Autoregressive sampling: naive, window, cached, {datetime.date.today().isoformat()}",
+        f"### Autoregressive sampling: naive, cached, {datetime.date.today().isoformat()}",
         "",
         f"- command: `{command}` (commit {START_COMMIT or 'unknown'}, uncommitted changes "
         "possible)",
@@ -215,18 +212,14 @@ def print_and_record(args, nll_rows: list, rows: list, machine_line: str, load_e
                          f"**{bpd:.3f}** | {eval_s:.0f} s |")  # fmt: skip
         lines.append("")
     lines += [
-        "| model, images | n | naive | window | cached | window speed-up | cached speed-up | "
-        "identical (window, cached) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| model, images | n | naive | cached | cached speed-up | identical (cached) |",
+        "|---|---|---|---|---|---|",
     ]
     for r in rows:
-        window = f"{r['window']:.1f} s" if r["window"] is not None else "-"
-        w_up = f"{r['naive'] / r['window']:.1f}x" if r["window"] is not None else "-"
-        w_same = f"{r['window_same']}/{r['n_ref']}" if r["window"] is not None else "-"
         lines.append(
-            f"| {r['label']}, {r['what']} | {r['n_ref']} | {r['naive']:.1f} s | {window} | "
-            f"{r['cached']:.2f} s | {w_up} | **{r['naive'] / r['cached']:.0f}x** | "
-            f"{w_same}, {r['cached_same']}/{r['n_ref']} |"
+            f"| {r['label']}, {r['what']} | {r['n_ref']} | {r['naive']:.1f} s | "
+            f"{r['cached']:.2f} s | **{r['naive'] / r['cached']:.0f}x** | "
+            f"{r['cached_same']}/{r['n_ref']} |"
         )
     lines += [
         "",

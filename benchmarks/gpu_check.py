@@ -10,8 +10,8 @@ Sections, each printing one line per family and a verdict:
    ``--train.precision bf16-mixed`` on the device (in-memory random data), which must end
    without a non-finite loss; its images/s over the steps after the first few;
 3. throughput: loop_parity's bare step and loop per family on the device (fp32);
-4. samplers: the autoregressive families' samplers at batch 256 (each of cached, window,
-   naive that the model offers), seconds each.
+4. samplers: the autoregressive families' samplers at batch 256 (each of cached and naive
+   that the model offers), seconds each.
 
 Environment: GZ_DEVICE (default cuda), GZ_TINY=1 for tiny sizes (a CPU smoke test of the
 logic in about a minute: ``GZ_DEVICE=cpu GZ_TINY=1 bash benchmarks/gpu_check.sh``).
@@ -142,7 +142,7 @@ def samplers(family: str) -> str:
     model = build(family).to(DEVICE).eval()
     n = 8 if TINY else 256
     parts = []
-    for sampler in ("cached", "window", "naive"):
+    for sampler in ("cached", "naive"):
         if "sampler" not in model.sample_options:
             break
         g = torch.Generator(DEVICE).manual_seed(0)

@@ -45,6 +45,8 @@ def test_grid_is_the_cli_sample_of_its_seed_and_refuses_bad_seeds(session):
         panels.sample_grid(session, GAN, 0, 4, options={"truncation": "0"})
     with pytest.raises(UserInputError, match="does not apply"):
         panels.sample_grid(session, GAN, 0, 4, options={"sampler": "naive"})
+    with pytest.raises(UserInputError, match=r"window sampler was retired.*cached.*naive"):
+        panels.sample_grid(session, PCNN, 0, 4, options={"sampler": "window"})  # issue #21
 
 
 def test_clicked_pixel_names_the_sample_under_it(session):

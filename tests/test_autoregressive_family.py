@@ -1,9 +1,10 @@
-"""PixelRNN, Gated PixelCNN, PixelCNN++ and the window sampler.
+"""PixelRNN, Gated PixelCNN, PixelCNN++ and the sampler option.
 
 Causality of every network is checked by gradients in test_causality.py; here: the blind
 spot (absent from the Gated PixelCNN, present in the plain PixelCNN), skew/unskew, the
-discretised logistic mixture's normalisation and its sub-pixel conditionals, the declared
-receptive fields, and the window sampler's samples against the naive sampler's.
+discretised logistic mixture's normalisation and its sub-pixel conditionals, and the
+``--sampler`` option (the cached sampler's images against the naive sampler's are in
+test_cached_sampling.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import genzoo
 from genzoo.cli import main
 from genzoo.errors import UserInputError
 from genzoo.nn.likelihoods import discretized_logistic_log_prob
-from genzoo.nn.receptive_field import window
 from genzoo.nn.recurrent import skew, unskew
 from genzoo.train.checkpoint import export_model
 from helpers import TINY, scramble
@@ -162,79 +162,17 @@ def test_pixelcnn_pp_subpixel_conditionals_chain_to_the_pixel_likelihood():
         assert torch.allclose(total, model.log_prob(images).double(), rtol=1e-5)
 
 
-# -- receptive fields and the window sampler ------------------------------------------------------
-
-CONVOLUTIONAL = ["pixelcnn", "gated-pixelcnn", "pixelcnn++"]
+# -- samplers ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["pixelcnn", "gated-pixelcnn"])
-def test_declared_receptive_field_bounds_the_dependencies(name):
-    shape, (i, j) = (1, 10, 13), (9, 6)
-    model = build(name, shape, scale=3.0 if name == "pixelcnn" else 1.0)
-    rf = model.receptive_field()
-    r0, r1, c0, c1 = window(rf, i, j, 10, 13)
-    assert (r1 - r0) * (c1 - c0) < 10 * 13  # the window is a real saving here
-    dep = reached(model, shape, i, j)
-    inside = torch.zeros_like(dep)
-    inside[:, r0:r1, c0:c1] = True
-    assert dep.any() and not (dep & ~inside).any()
-    rows, cols = dep[0].nonzero(as_tuple=True)
-    assert int(rows.min()) == r0 and int(cols.max()) == c1 - 1  # and it is tight
-
-
-CASES = [
-    (name, shape, conditional)
-    for name in CONVOLUTIONAL
-    for shape in [(1, 7, 10), (3, 6, 8)]
-    for conditional in (False, True)
-]
-
-
-@pytest.mark.parametrize("name,shape,conditional", CASES)
-def test_window_sampler_draws_the_naive_samples(name, shape, conditional):
-    extra = {"conditional": True} if conditional else {}
-    torch.manual_seed(0)
-    model = genzoo.create_model(
-        name, image_shape=shape, num_classes=3 if conditional else None, **TINY[name], **extra
-    )
-    model = scramble(model, scale=1.0)
-    assert model.supports_window_sampling and model.resolve_sampler(None) == "cached"
-    labels = torch.tensor([0, 2]) if conditional else None
-    naive = model.sample(
-        2, labels=labels, generator=torch.Generator().manual_seed(3), sampler="naive"
-    )
-    windowed = model.sample(
-        2, labels=labels, generator=torch.Generator().manual_seed(3), sampler="window"
-    )
-    assert torch.equal(naive, windowed)
-    assert naive.float().std() > 10  # varied samples, not a constant image
-
-
-@pytest.mark.parametrize("name", CONVOLUTIONAL)
-def test_window_completion_equals_naive_completion(name):
-    model = build(name, (1, 7, 10))
-    given = torch.randint(0, 256, (2, 1, 7, 10), dtype=torch.uint8)
-    a = model.complete(given, 3, generator=torch.Generator().manual_seed(1), sampler="naive")
-    b = model.complete(given, 3, generator=torch.Generator().manual_seed(1), sampler="window")
-    assert torch.equal(a, b) and torch.equal(a[:, :, :3], given[:, :, :3])
-
-
-def test_binary_window_sampler_matches_too():
-    torch.manual_seed(0)
-    model = genzoo.create_model(
-        "gated-pixelcnn", image_shape=(1, 7, 10), kind="binary", **TINY["gated-pixelcnn"]
-    )
-    scramble(model, scale=1.0)
-    a = model.sample(3, generator=torch.Generator().manual_seed(0), sampler="naive")
-    b = model.sample(3, generator=torch.Generator().manual_seed(0))
-    assert torch.equal(a, b) and int(a.max()) == 1
-
-
-def test_recurrent_networks_sample_cached_and_refuse_the_window_sampler():
-    model = build("pixelrnn", (1, 4, 4), cell="diagonal-bilstm")
-    assert not model.supports_window_sampling and model.resolve_sampler(None) == "cached"
-    with pytest.raises(UserInputError, match="naive"):
+@pytest.mark.parametrize("name", ["pixelcnn", "pixelrnn"])
+def test_the_retired_window_sampler_is_refused_naming_the_two_left(name):
+    """Retired on 2026-12-07 (issue #21): the cached sampler beat it in every measured case."""
+    model = build(name, (1, 4, 4))
+    assert model.resolve_sampler(None) == "cached"
+    with pytest.raises(UserInputError, match="window sampler was retired") as e:
         model.sample(1, sampler="window")
+    assert "cached" in str(e.value) and "naive" in str(e.value) and "\n" not in str(e.value)
     with pytest.raises(UserInputError, match="sampler"):
         model.sample(1, sampler="fast")
 
@@ -263,13 +201,18 @@ def test_cli_sampler_option(tmp_path, capsys):
     model = build("gated-pixelcnn", (1, 6, 6), conditional=True, num_classes=3)
     export_model(model, tmp_path / "m")
     files = {}
-    for sampler in ("naive", "window", "cached"):
+    for sampler in ("naive", "cached"):
         files[sampler] = tmp_path / f"{sampler}.png"
         argv = ["sample", str(tmp_path / "m"), "-n", "2", "--labels", "1", "--seed", "4"]
         assert main([*argv, "--sampler", sampler, "--out", str(files[sampler])]) == 0
-    assert (
-        files["naive"].read_bytes() == files["window"].read_bytes() == files["cached"].read_bytes()
-    )
+    assert files["naive"].read_bytes() == files["cached"].read_bytes()
+    capsys.readouterr()
+    for given in (["--sampler", "window"], ["--sampler=window"]):  # retired: one line, status 2
+        assert main(["sample", str(tmp_path / "m"), *given, "--out", str(tmp_path / "w.png")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "window sampler was retired" in err
+        assert "--sampler cached" in err and "--sampler naive" in err
+    assert not (tmp_path / "w.png").exists()
     with pytest.raises(SystemExit):  # tyro refuses the unknown choice
         main(["sample", str(tmp_path / "m"), "--sampler", "slow"])
     capsys.readouterr()

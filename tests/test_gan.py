@@ -450,7 +450,8 @@ def test_cli_sample_and_views_write_valid_pngs(gan_run, tmp_path, capsys):
     capsys.readouterr()
     assert main(["viz", "reconstruct", run, "--out", str(tmp_path / "r.png")]) == 2
     assert "no encoder" in capsys.readouterr().err
-    assert main(["sample", run, "--sampler", "window", "--out", str(tmp_path / "x.png")]) == 2
+    assert main(["sample", run, "--sampler", "naive", "--out", str(tmp_path / "x.png")]) == 2
+    assert "does not apply" in capsys.readouterr().err
 
 
 def test_cli_toy_run_writes_scatters_and_refuses_eval(tmp_path, capsys):

@@ -173,6 +173,8 @@ def _given_options(argv: Sequence[str]) -> set[str]:
 
 
 def run_sample(argv: Sequence[str]) -> int:
+    for option in sample_options().values():  # a retired value: one line, not tyro's box
+        option.check_retired(argv)
     args = tyro.cli(SampleCommand, args=argv, prog="genzoo sample")
     import torch
 

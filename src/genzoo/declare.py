@@ -27,7 +27,7 @@ Example (a family's view, in its config module)::
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -59,6 +59,9 @@ class Option:
         default: the value ``genzoo eval`` passes when none is given (estimator options;
             sample options default to None, the model's own choice).
         minimum: the smallest valid value of a number (refused below it), or None.
+        retired: (value, message) pairs: values once accepted, now refused with their
+            message (one line naming what to use instead), before ``type`` would refuse
+            them with a bare list of choices.
     """
 
     name: str
@@ -66,13 +69,28 @@ class Option:
     help: str
     default: Any = None
     minimum: float | None = None
+    retired: tuple[tuple[str, str], ...] = ()
 
     def check(self, value: Any) -> None:
-        """Raise UserInputError when ``value`` is below the declared minimum."""
+        """Raise UserInputError when ``value`` is retired or below the declared minimum."""
         from genzoo.errors import UserInputError
 
+        for old, message in self.retired:
+            if value == old:
+                raise UserInputError(message)
         if self.minimum is not None and value is not None and value < self.minimum:
             raise UserInputError(f"{flag(self.name)} must be >= {self.minimum:g}, got {value}")
+
+    def check_retired(self, argv: Sequence[str]) -> None:
+        """Raise UserInputError when command-line ``argv`` gives this option a retired
+        value (``--name value`` or ``--name=value``); called before the parser sees it."""
+        if not self.retired:
+            return
+        spellings = {flag(self.name), "--" + self.name}
+        for k, token in enumerate(argv):
+            name, eq, value = token.partition("=")
+            if name in spellings and (eq or k + 1 < len(argv)):
+                self.check(value if eq else argv[k + 1])
 
 
 @dataclass(frozen=True, eq=False)

@@ -18,10 +18,10 @@ Samplers: ``sampler="naive"`` is the reference (a full forward pass per sub-pixe
 ``sampler="cached"`` (:func:`genzoo.models.cached_sampling.sample_cached`, Ramachandran et
 al. 2017) keeps every layer's input in a cache and computes one new position per layer per
 pixel, for families that provide :meth:`AutoregressiveModel.cached_network` (all four: the
-default); ``sampler="window"`` (:func:`genzoo.models.windowed_sampling.sample_windowed`)
-re-evaluates the receptive-field window of each new pixel, for networks that declare one
-via :meth:`AutoregressiveModel.receptive_field` (kept as a fallback and a second
-reference). All three make the same draws in the same order from the same generator.
+default). Both make the same draws in the same order from the same generator. A third, the
+window sampler (each new pixel's receptive-field window), was retired on 2026-12-07 (issue
+#21): the cached sampler was 5-34x faster wherever both applied (benchmarks/RESULTS.md);
+``sampler="window"`` is refused with a message that names the two left.
 """
 
 from __future__ import annotations
@@ -34,20 +34,19 @@ from torch import Tensor
 from genzoo import progress
 from genzoo.config import DataSpec
 from genzoo.errors import UserInputError
+from genzoo.models.autoregressive_config import RETIRED_SAMPLERS
 from genzoo.models.base import GenerativeModel
 from genzoo.models.cached_sampling import CachedNetwork, sample_cached
-from genzoo.models.windowed_sampling import sample_windowed
 from genzoo.nn.likelihoods import (
     AutoregressiveLikelihood,
     Bernoulli,
     Categorical,
     FactorisedLikelihood,
 )
-from genzoo.nn.receptive_field import ReceptiveField
 
-SAMPLERS = ("cached", "window", "naive")
-"""The raster samplers: "cached" (per-layer caches, one position per layer per pixel),
-"window" (receptive-field window per pixel), "naive" (whole image per sub-pixel)."""
+SAMPLERS = ("cached", "naive")
+"""The raster samplers: "cached" (per-layer caches, one position per layer per pixel) and
+"naive" (whole image per sub-pixel)."""
 
 
 class AutoregressiveModel(GenerativeModel):
@@ -66,7 +65,7 @@ class AutoregressiveModel(GenerativeModel):
     sample_options = ("sampler",)
     output_sees_current_pixel: ClassVar[bool] = True
     """False when the network output at a pixel ignores every channel of that pixel (the
-    channel dependence lives in the output distribution, as in PixelCNN++); the window
+    channel dependence lives in the output distribution, as in PixelCNN++); the cached
     sampler then evaluates the network once per pixel instead of once per sub-pixel."""
 
     def __init__(self, config: Any, data: DataSpec) -> None:
@@ -114,11 +113,11 @@ class AutoregressiveModel(GenerativeModel):
         """
         return self(x, labels)
 
-    # -- the public per-sub-pixel protocol (both samplers; see WindowSampleable) ---------
+    # -- the public per-sub-pixel protocol (the samplers; see CacheSampleable) -----------
     # (the draw of one sub-pixel is ``self.likelihood.draw_at``)
 
     def subpixel_params(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
-        """:meth:`logits` of long data-space images (N, C, H', W'), any H', W'."""
+        """:meth:`logits` of long data-space images (N, C, H, W)."""
         return self.logits(self.preprocess(images), labels)
 
     def log_prob_from_output(self, out: Tensor, images: Tensor) -> Tensor:
@@ -139,12 +138,6 @@ class AutoregressiveModel(GenerativeModel):
         """
         return self.logits(x, labels)
 
-    def receptive_field(self) -> ReceptiveField | None:
-        """The window of input pixels that can reach an output pixel, or None (unbounded,
-        e.g. recurrent networks): enables ``sampler="window"``. Convolutional families
-        declare it; a test checks the declaration against gradients."""
-        return None
-
     def cached_network(self, x: Tensor, labels: Tensor | None = None) -> CachedNetwork | None:
         """The network's per-layer caches for one sampling run on signed input ``x``
         (N, C, H, W), or None where the family has none: enables ``sampler="cached"``
@@ -156,11 +149,6 @@ class AutoregressiveModel(GenerativeModel):
         """Whether ``sample(..., sampler="cached")`` applies (the family overrides
         :meth:`cached_network`)."""
         return type(self).cached_network is not AutoregressiveModel.cached_network
-
-    @property
-    def supports_window_sampling(self) -> bool:
-        """Whether ``sample(..., sampler="window")`` applies to this network."""
-        return self.receptive_field() is not None
 
     def log_prob(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
         """Exact log p(x) in nats per example, (N,)."""
@@ -194,11 +182,9 @@ class AutoregressiveModel(GenerativeModel):
         ``sampler="naive"`` is the reference: H*W*C full forward passes.
         ``sampler="cached"`` (the default where the family has a :meth:`cached_network`)
         computes one new position per layer per pixel from per-layer caches
-        (:func:`genzoo.models.cached_sampling.sample_cached`); ``sampler="window"``
-        evaluates only the receptive-field window of each new pixel
-        (:func:`genzoo.models.windowed_sampling.sample_windowed`). Both make the same draws
-        from the same generator, so they return the naive images. All three double as the
-        completion sampler: the first ``num_known`` pixels (raster order) are copied from
+        (:func:`genzoo.models.cached_sampling.sample_cached`); it makes the same draws from
+        the same generator, so it returns the naive images. Both double as the completion
+        sampler: the first ``num_known`` pixels (raster order) are copied from
         ``prefix`` and only the rest are drawn. The network runs in eval mode (dropout off)
         while sampling.
 
@@ -208,7 +194,8 @@ class AutoregressiveModel(GenerativeModel):
             generator: a torch.Generator on the model's device, for reproducible draws.
             prefix: uint8 images (n, C, H, W) whose first ``num_known`` pixels are kept.
             num_known: pixels (not sub-pixels) given, counted in raster order.
-            sampler: "cached", "window", "naive", or None for the fastest that applies.
+            sampler: "cached", "naive", or None for the fastest that applies ("window"
+                was retired: refused with a message naming these two).
 
         Returns:
             uint8 images, (n, C, H, W).
@@ -232,8 +219,6 @@ class AutoregressiveModel(GenerativeModel):
         try:
             if sampler == "cached":
                 sample_cached(self, x, labels, generator, num_known)
-            elif sampler == "window":
-                sample_windowed(self, x, labels, generator, num_known)
             else:
                 progress.start(h_ * w_ - num_known, "pixel")
                 for pos in range(num_known, h_ * w_):
@@ -247,22 +232,17 @@ class AutoregressiveModel(GenerativeModel):
         return x.to(torch.uint8)
 
     def resolve_sampler(self, sampler: str | None) -> str:
-        """``sampler`` checked, or the default: "cached", else "window", else "naive"
-        (the first that applies)."""
+        """``sampler`` checked, or the default: "cached" where the family has it, else
+        "naive"."""
         if sampler is None:
-            if self.supports_cached_sampling:
-                return "cached"
-            return "window" if self.supports_window_sampling else "naive"
+            return "cached" if self.supports_cached_sampling else "naive"
+        if sampler in RETIRED_SAMPLERS:
+            raise UserInputError(RETIRED_SAMPLERS[sampler])
         if sampler not in SAMPLERS:
             raise UserInputError(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}")
         if sampler == "cached" and not self.supports_cached_sampling:
             raise UserInputError(
                 f"{type(self).__name__} has no cached sampler; use --sampler naive"
-            )
-        if sampler == "window" and not self.supports_window_sampling:
-            raise UserInputError(
-                f"{type(self).__name__} has no window sampler (its receptive field is "
-                "unbounded); use --sampler naive"
             )
         return sampler
 

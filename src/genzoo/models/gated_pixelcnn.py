@@ -41,7 +41,6 @@ from genzoo.nn.cached import CachedConv, PointwiseConv, class_biases, plus_bias,
 from genzoo.nn.causal import MaskedRowConv2d, down_shift, grouped_gates
 from genzoo.nn.conditioning import add_class_bias, class_bias
 from genzoo.nn.masked import MaskedConv2d, MaskedOutputHead
-from genzoo.nn.receptive_field import ReceptiveField
 
 FIRST_KERNEL = 7
 KERNEL = 3
@@ -130,12 +129,6 @@ class GatedPixelCNN(AutoregressiveModel):
 
     def cached_network(self, x: Tensor, labels: Tensor | None = None) -> GatedPixelCNNCache:
         return GatedPixelCNNCache(self, x, labels)
-
-    def receptive_field(self) -> ReceptiveField:
-        # vertical stack: k//2 rows up and k//2 columns each side per layer, plus the shift
-        # into the horizontal stack; horizontal stack: k//2 columns left per layer
-        reach = FIRST_KERNEL // 2 + (self.config.num_layers - 1) * (KERNEL // 2)
-        return ReceptiveField(up=reach + 1, left=reach, right=reach)
 
 
 class GatedPixelCNNCache:

@@ -28,7 +28,6 @@ from genzoo.models.pixelcnn_config import PixelCNNConfig
 from genzoo.nn.cached import CachedConv, PointwiseConv, class_biases, plus_bias, same_pad
 from genzoo.nn.conditioning import add_class_bias, class_bias
 from genzoo.nn.masked import MaskedConv2d, MaskedOutputHead
-from genzoo.nn.receptive_field import ReceptiveField
 
 
 class ResidualBlock(nn.Module):
@@ -85,12 +84,6 @@ class PixelCNN(AutoregressiveModel):
 
     def cached_network(self, x: Tensor, labels: Tensor | None = None) -> PixelCNNCache:
         return PixelCNNCache(self, x, labels)
-
-    def receptive_field(self) -> ReceptiveField:
-        # 7x7 first layer (3 rows/columns), then one 3x3 per block (1 each); enables the
-        # window sampler (genzoo.models.windowed_sampling)
-        reach = 3 + self.config.num_blocks
-        return ReceptiveField(up=reach, left=reach, right=reach)
 
 
 class PixelCNNCache:

@@ -66,7 +66,6 @@ from genzoo.nn.causal import (
 )
 from genzoo.nn.conditioning import add_class_bias, class_bias
 from genzoo.nn.likelihoods import DiscretizedLogisticMixture
-from genzoo.nn.receptive_field import UNBOUNDED, ReceptiveField
 
 
 def concat_elu(x: Tensor) -> Tensor:
@@ -219,10 +218,6 @@ class PixelCNNPP(AutoregressiveModel):
 
     def cached_network(self, x: Tensor, labels: Tensor | None = None) -> PixelCNNPPCache:
         return PixelCNNPPCache(self, x, labels)
-
-    def receptive_field(self) -> ReceptiveField:
-        # the coarse maps reach the whole image above; the window only drops the rows below
-        return ReceptiveField(up=UNBOUNDED, left=UNBOUNDED, right=UNBOUNDED)
 
 
 class _BlockCache:

@@ -22,8 +22,7 @@ Deviations:
     - Sampled incrementally with per-layer caches and carried recurrent state
       (:class:`PixelRNNCache`, after Ramachandran et al. 2017): one cell update per layer per
       sub-pixel; the Row LSTM's state-to-state term and the Diagonal BiLSTM's right-to-left
-      direction are computed a row at a time, when the row they read is complete. No window
-      sampler: the recurrence gives an unbounded receptive field.
+      direction are computed a row at a time, when the row they read is complete.
 
 Observed (tests/test_autoregressive_family.py): one Diagonal BiLSTM layer reaches every
 earlier pixel but one, the last pixel of the row above, as the paper's construction implies

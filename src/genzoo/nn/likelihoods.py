@@ -148,7 +148,8 @@ class AutoregressiveLikelihood(Protocol):
         """One draw (long (N,)) of sub-pixel (i, j, c) of every image.
 
         Args:
-            params: the network output for ``x`` (or for a window of it holding (i, j)).
+            params: the network output for ``x`` (or for a crop of it holding (i, j): the
+                cached sampler passes the output at the one pixel).
             x: the data-space images (N, C, H', W') as long, in the frame of ``params``;
                 every sub-pixel before (i, j, c) is already drawn.
             i, j, c: row, column and channel of the sub-pixel, in that frame.
