@@ -294,14 +294,14 @@ def test_bad_configs_are_refused_in_one_line_naming_the_option(config, field):
 
 @pytest.mark.parametrize("name", ["nade", "made"])
 def test_the_logistic_output_is_normalised_autoregressive_and_small(name):
-    """``output = "logistic"`` (8-bit): each mask and the ensemble sum to one over all 65,536
+    """``likelihood = "logistic"`` (8-bit): each mask and the ensemble sum to one over all 65,536
     images of 1x1x2, each conditional sees only earlier sub-pixels (by gradients), NADE's
     running sum equals its naive pass, and the output layer holds 2 numbers per sub-pixel."""
     torch.manual_seed(0)
     config = {**SIZE[name], "ordering": "agnostic", POOL[name]: 2, "ensemble": 2}
     soft = genzoo.create_model(name, image_shape=(1, 1, 2), kind="8bit", **config)
     model = genzoo.create_model(
-        name, image_shape=(1, 1, 2), kind="8bit", output="logistic", num_classes=2, **config
+        name, image_shape=(1, 1, 2), kind="8bit", likelihood="logistic", num_classes=2, **config
     )
     model = scramble(model, scale=1.0).eval().double()
     assert model.num_params == 2 and soft.num_params == 256
@@ -314,7 +314,9 @@ def test_the_logistic_output_is_normalised_autoregressive_and_small(name):
                 assert total.item() == pytest.approx(1.0, abs=1e-6)
             total = torch.logsumexp(model.log_prob(images, lab), 0).exp()
         assert total.item() == pytest.approx(1.0, abs=1e-6)
-    big = genzoo.create_model(name, image_shape=(1, 3, 3), kind="8bit", output="logistic", **config)
+    big = genzoo.create_model(
+        name, image_shape=(1, 3, 3), kind="8bit", likelihood="logistic", **config
+    )
     big = scramble(big, scale=2.0).double()
     for k in range(2):
         x = torch.randn(4, 9, dtype=torch.double)
@@ -329,7 +331,7 @@ def test_the_logistic_output_is_normalised_autoregressive_and_small(name):
 
 def test_the_logistic_output_on_binary_data_is_refused_naming_the_fix():
     with pytest.raises(UserInputError, match="8-bit data"):
-        genzoo.create_model("nade", image_shape=(1, 2, 2), kind="binary", output="logistic")
+        genzoo.create_model("nade", image_shape=(1, 2, 2), kind="binary", likelihood="logistic")
 
 
 def test_fvsbn_refuses_8bit_data_naming_the_fix():
@@ -344,7 +346,7 @@ def test_fvsbn_refuses_8bit_data_naming_the_fix():
         (["made", "--model.num-masks", "0"], "--model.num-masks"),
         (["nade", "--model.ordering", "spiral"], "--model.ordering"),
         (["made", "--model.ensemble", "0"], "--model.ensemble"),
-        (["nade", "--model.output", "gaussian"], "--model.output"),
+        (["nade", "--model.likelihood", "gaussian"], "--model.likelihood"),
     ],
 )
 def test_the_command_line_refuses_bad_options_in_one_line_and_writes_nothing(

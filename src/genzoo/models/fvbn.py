@@ -8,7 +8,7 @@ subclass gives :meth:`FullyVisibleModel.conditionals`, the parameters of every
 sub-pixel's conditional under mask k in one pass; this class turns them into the loss, the
 exact ``log_prob`` and the samplers. Its output likelihood is the one of
 :mod:`genzoo.nn.likelihoods`: a Bernoulli per sub-pixel (binary data); for 8-bit data a
-256-way softmax or, with ``output = "logistic"`` (NADE, MADE), a discretised logistic.
+256-way softmax or, with ``likelihood = "logistic"`` (NADE, MADE), a discretised logistic.
 
 The pool and its state: mask k (0 <= k < pool size) is drawn at construction from the
 config's ``seed`` and k (its ordering, the buffer ``orders``; for MADE also its hidden
@@ -72,7 +72,7 @@ class FullyVisibleModel(GenerativeModel):
 
     Attributes:
         likelihood: Bernoulli (binary data), Categorical or DiscretizedLogistic (8-bit, the
-            config's ``output``), from nn/likelihoods.py.
+            config's ``likelihood``), from nn/likelihoods.py.
         mask_step: buffer, the training steps taken (picks the training mask).
     """
 
@@ -97,15 +97,15 @@ class FullyVisibleModel(GenerativeModel):
     @staticmethod
     def output_likelihood(config: Any, data: DataSpec) -> FactorisedLikelihood:
         """Each sub-pixel's law: a Bernoulli for binary data; for 8-bit data the config's
-        ``output`` (NADE, MADE; FVSBN takes binary data only)."""
+        ``likelihood`` (NADE, MADE; FVSBN takes binary data only)."""
         if data.is_binary:
-            if config.output != "softmax":
+            if config.likelihood != "categorical":
                 raise UserInputError(
-                    f"--model.output {config.output} is for 8-bit data; binary data uses a "
-                    "Bernoulli: drop the option or train on 8-bit data"
+                    f"--model.likelihood {config.likelihood} is for 8-bit data; binary data "
+                    "uses a Bernoulli: drop the option or train on 8-bit data"
                 )
             return Bernoulli()
-        return DiscretizedLogistic() if config.output == "logistic" else Categorical()
+        return DiscretizedLogistic() if config.likelihood == "logistic" else Categorical()
 
     def per_mask(self, k: int | Tensor, like: Tensor, build: Callable[[Any], Any]) -> Any:
         """``build(k)`` (a mask's derived tensors, e.g. its weight masks), kept for the last

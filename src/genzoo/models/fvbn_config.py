@@ -19,7 +19,7 @@ ORDERINGS = ("raster", "random", "agnostic")
 permutation of the sub-pixels (from ``seed``); agnostic: every ordering of the pool is its
 own random permutation, one per training step in turn (order-agnostic training)."""
 
-OUTPUTS = ("softmax", "logistic")
+LIKELIHOODS = ("categorical", "logistic")
 """The conditional of an 8-bit sub-pixel (NADE, MADE): a 256-way softmax (256 outputs per
 sub-pixel, as PixelRNN) or a discretised logistic (2 outputs, a location and a log-scale:
 PixelCNN++'s law with one component), which makes the output layer 128x smaller. Binary

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from genzoo.config import check_choice
 from genzoo.models.boltzmann_config import parse_hidden
-from genzoo.models.fvbn_config import OUTPUTS, check_pool
+from genzoo.models.fvbn_config import LIKELIHOODS, check_pool
 
 
 @dataclass(frozen=True)
@@ -32,10 +32,10 @@ class MADEConfig:
     ensemble: int = 1
     """Masks whose probabilities are averaged at test time (the first of the pool):
     log p(x) = logsumexp_k log p_k(x) - log K, never a mean of logits."""
-    output: str = "softmax"
-    """8-bit data: each sub-pixel's conditional, softmax (256-way) or logistic (a
-    discretised logistic: 2 outputs per sub-pixel instead of 256). Binary data: a
-    Bernoulli, whatever this says."""
+    likelihood: str = "categorical"
+    """8-bit data: each sub-pixel's conditional, categorical (a 256-way softmax) or
+    logistic (a discretised logistic: 2 outputs per sub-pixel instead of 256). Binary
+    data: a Bernoulli (any other choice is refused)."""
     seed: int = 0
     """Seed of the masks' connectivity and random orderings (kept in the config)."""
     conditional: bool = False
@@ -44,4 +44,4 @@ class MADEConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", parse_hidden(self.hidden))
         check_pool(self, "num_masks", fixed_hint="mask")
-        check_choice(self, "output", OUTPUTS)
+        check_choice(self, "likelihood", LIKELIHOODS)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from genzoo.config import check_choice, check_positive
 from genzoo.errors import ConfigError
-from genzoo.models.fvbn_config import OUTPUTS, check_pool
+from genzoo.models.fvbn_config import LIKELIHOODS, check_pool
 
 
 @dataclass(frozen=True)
@@ -30,10 +30,10 @@ class NADEConfig:
     ensemble: int = 1
     """Orderings whose probabilities are averaged at test time (the first of the pool):
     log p(x) = logsumexp_k log p_k(x) - log K."""
-    output: str = "softmax"
-    """8-bit data: each sub-pixel's conditional, softmax (256-way) or logistic (a
-    discretised logistic: 2 outputs per sub-pixel instead of 256). Binary data: a
-    Bernoulli, whatever this says."""
+    likelihood: str = "categorical"
+    """8-bit data: each sub-pixel's conditional, categorical (a 256-way softmax) or
+    logistic (a discretised logistic: 2 outputs per sub-pixel instead of 256). Binary
+    data: a Bernoulli (any other choice is refused)."""
     seed: int = 0
     """Seed of the random orderings (part of the model: kept in its config)."""
     conditional: bool = False
@@ -42,7 +42,7 @@ class NADEConfig:
     def __post_init__(self) -> None:
         check_positive(self, "hidden")
         check_pool(self, "num_orderings", fixed_hint="ordering")
-        check_choice(self, "output", OUTPUTS)
+        check_choice(self, "likelihood", LIKELIHOODS)
         if self.num_orderings > 1 and self.ordering != "agnostic":
             raise ConfigError(
                 "num_orderings",
