@@ -695,9 +695,10 @@ def realnvp_pair(peers: Path) -> Pair:
         {"scales": scales, "couplings": couplings, "hidden": hidden, "actnorm": True,
          "logit_alpha": alpha},
         "realnvp: 2 scales (not the zoo recipe's 3: normflows' checkerboard split needs an "
-        "even width, and the third scale is 7x7); each: 3 checkerboard and 3 channel affine "
-        "couplings with actnorm, squeeze, half the channels out under N(0, I); then 4 "
-        "checkerboard couplings; 32-channel 3x3-1x1-3x3 coupling nets; logit(0.05 + 0.9 y). "
+        "even width, and the third scale is 7x7): 3 checkerboard affine couplings, a "
+        "squeeze, 3 channel couplings, half the channels out under N(0, I), then 4 "
+        "checkerboard couplings, each coupling followed by actnorm; 32-channel "
+        "3x3-1x1-3x3 coupling nets; logit(0.05 + 0.9 y) in. "
         "normflows' checkerboard coupling gathers the kept half of the pixels into a half-"
         "width image and runs its net on that, genzoo's multiplies by a mask and runs its net "
         "on the whole image (twice the convolution work); its channel coupling's net reads "
