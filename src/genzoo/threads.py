@@ -143,7 +143,7 @@ class Tuner:
         slower: float = 1.2,
         change: float = 1.3,
         overhead: float = 0.02,
-        min_span: float = 0.05,
+        min_span: float = 0.2,
         running: Callable[[], int | None] = lambda: None,
         cores: int | None = None,
     ) -> None:
