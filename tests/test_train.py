@@ -291,3 +291,33 @@ def test_models_use_the_fused_adamw_and_it_gives_the_reference_update():
     for p, q in zip(a, b, strict=True):
         assert torch.allclose(p, q, atol=1e-6, rtol=1e-5)
     assert all((p - s).abs().max() > 0.05 for p, s in zip(a, start, strict=True))  # it moved
+
+
+def test_a_run_from_before_a_config_field_was_added_still_resumes(tmp_path):
+    """run.json of a run trained before a config field existed (NADE's ``likelihood``,
+    added 2026-12-07) lacks the key; read at the field's default it is the same config,
+    so --resume continues; a config that really differs is still refused."""
+    import json
+
+    from genzoo.errors import UserInputError
+
+    class Binary(Dataset):
+        kind, image_shape, num_classes, name = "binary", (1, 2, 2), None, "tiny"
+
+        def __len__(self) -> int:
+            return 4
+
+        def __getitem__(self, i: int):
+            return (torch.arange(4).reshape(1, 2, 2) + i).remainder(2).to(torch.uint8), -1
+
+    def nade(hidden: int = 3):
+        return genzoo.create_model("nade", image_shape=(1, 2, 2), kind="binary", hidden=hidden)
+
+    cfg = {"batch_size": 2, "sample_every": 0, "progress": False, "accelerator": "cpu"}
+    fit(nade(), Binary(), tmp_path / "run", TrainConfig(steps=1, **cfg))
+    meta = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert meta["model_config"].pop("likelihood") == "categorical"
+    (tmp_path / "run" / "run.json").write_text(json.dumps(meta))
+    fit(nade(), Binary(), tmp_path / "run", TrainConfig(steps=2, **cfg), resume=True)
+    with pytest.raises(UserInputError, match="another config"):
+        fit(nade(4), Binary(), tmp_path / "run", TrainConfig(steps=3, **cfg), resume=True)

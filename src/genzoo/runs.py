@@ -566,7 +566,11 @@ class Run:
     def check_resumable(self, model: GenerativeModel) -> None:
         """Refuse to resume ``model`` from a run of another family or config."""
         meta = self.meta
-        if meta.get("model") != model.name or meta.get("model_config") != to_dict(model.config):
+        try:  # read through the config class: a field added since (at its default) matches
+            stored = to_dict(from_dict(type(model.config), meta.get("model_config") or {}))
+        except (GenzooError, TypeError, ValueError):
+            stored = None
+        if meta.get("model") != model.name or stored != to_dict(model.config):
             raise UserInputError(
                 f"the run in {self.path} trained {meta.get('model')!r} with another config; "
                 "resume with the same model settings (or none: the CLI reads run.json)"
