@@ -82,9 +82,8 @@ DIR out as benchmarks/fetch_peers.md says (pythae needs pydantic: DIR/_deps).
 
 Runtime with the defaults (2 thread settings x compile off/on, 3 rounds of 3 x 5 s):
 about 20 minutes on 2 cores for pixelcnn, vae and dcgan, compilation included. For nade,
-made, realnvp and glow about 15 minutes without compilation (``--no-compile``; from the
-smoke test's step rates on 2 loaded cores: nade, whose genzoo step takes 2-3 s at batch
-512, about half of it), and about an hour with it: the compiled settings run the same
+made, realnvp and glow 8 minutes without compilation (``--no-compile``; measured
+2026-12-07, RESULTS.md), and about an hour with it (an estimate): the compiled settings run the same
 rounds plus the compilation, which was not timed here (NADE's two sides unroll Python
 loops over the image: 784 pixels in the peer's forward, 98 blocks in genzoo's).
 """
