@@ -96,14 +96,10 @@ class NADE(FullyVisibleModel):
         """
         n = x.shape[0]
         order = self.order(k)
-        xo = x[:, order].t()  # (D, N), in the ordering
-        w = self.W.t()[order]  # (D, H)
-        xs = torch.cat([xo.new_zeros(1, n), xo[:-1]], 0)  # (D, N): position t holds t - 1
-        ws = torch.cat([w.new_zeros(1, w.shape[1]), w[:-1]], 0)  # (D, H), shifted alike
-        us = None
-        if self.U is not None:  # the observed indicators: a column of U per earlier input
-            u = self.U.t()[order]
-            us = torch.cat([u.new_zeros(1, u.shape[1]), u[:-1]], 0)  # (D, H)
+        xs = _shift(x[:, order].t())  # (D, N) in the ordering: position t holds x_{o(t-1)}
+        ws = _shift(self.W.t()[order])  # (D, H), shifted alike
+        # the observed indicators (order-agnostic NADE): a column of U per earlier input
+        us = _shift(self.U.t()[order]) if self.U is not None else None  # (D, H)
         v = self.V[order].transpose(1, 2)  # (D, H, K)
         run = self._start(n, labels, x)  # (N, H): the pre-activation before the block
         block = self.block_size(n)
@@ -152,6 +148,11 @@ class NADE(FullyVisibleModel):
             a = a + value[:, None] * self.W[:, d]
             if self.U is not None:
                 a = a + self.U[:, d]
+
+
+def _shift(rows: Tensor) -> Tensor:
+    """Rows moved down one place, a zero row first: (D, ...) -> (D, ...), row t = row t - 1."""
+    return torch.cat([rows.new_zeros(1, *rows.shape[1:]), rows[:-1]], 0)
 
 
 def naive_conditionals(model: NADE, x: Tensor, k: int, labels: Tensor | None = None) -> Tensor:
