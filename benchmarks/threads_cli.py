@@ -18,22 +18,21 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from _common import entry_start, genzoo, machine, record
+
 SETTINGS = {"1 thread": ["--train.threads", "1"], "2 threads": ["--train.threads", "2"],
             "auto": []}  # fmt: skip
 
 
 def run_once(steps: int, extra: list[str], out: Path) -> float:
     """Seconds of one ``genzoo train`` to ``steps`` steps (a fresh process)."""
-    cmd = [sys.executable, "-m", "genzoo.cli", "train", "vae",
+    cmd = [*genzoo("train", "vae"),
            "--data", "binarized-fashion-mnist", "--model.architecture", "mlp",
            "--model.latent-dim", "8", "--train.batch-size", "64",
            "--train.steps", str(steps), "--train.sample-every", "0",
@@ -64,20 +63,20 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=1, help="measurements per row (median)")
     p.add_argument("--record", action="store_true", help="append to benchmarks/RESULTS.md")
     args = p.parse_args()
-    load0 = os.getloadavg()
+    started, t0 = machine(), time.monotonic()
     rows: dict[tuple[str, str], float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for machine in ("idle", "2 busy"):
+        for load in ("idle", "2 busy"):
             busy = []
-            if machine == "2 busy":
+            if load == "2 busy":
                 busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
                         for _ in range(2)]  # fmt: skip
                 time.sleep(1.0)
             try:
                 for name, extra in SETTINGS.items():
                     got = sorted(rate(args.steps, extra, Path(tmp)) for _ in range(args.repeats))
-                    rows[machine, name] = got[len(got) // 2]
-                    print(f"{machine:7s} {name:10s} {rows[machine, name]:7.1f} steps/s", flush=True)
+                    rows[load, name] = got[len(got) // 2]
+                    print(f"{load:7s} {name:10s} {rows[load, name]:7.1f} steps/s", flush=True)
             finally:
                 for b in busy:
                     b.kill()
@@ -87,10 +86,10 @@ def main() -> None:
         "| machine | 1 thread | 2 threads | auto | auto / best fixed | auto / best idle |",
         "|---|---|---|---|---|---|",
     ]
-    for machine in ("idle", "2 busy"):
-        r = [rows[machine, s] for s in SETTINGS]
+    for load in ("idle", "2 busy"):
+        r = [rows[load, s] for s in SETTINGS]
         fixed = max(r[:2])
-        lines.append(f"| {machine} | {r[0]:.0f} | {r[1]:.0f} | {r[2]:.0f} | "
+        lines.append(f"| {load} | {r[0]:.0f} | {r[1]:.0f} | {r[2]:.0f} | "
                      f"{r[2] / fixed:.2f} | {r[2] / best_idle:.2f} |")  # fmt: skip
     idle_ok = rows["idle", "auto"] >= 0.9 * best_fixed
     busy_ok = rows["2 busy", "auto"] >= 0.4 * best_idle
@@ -102,30 +101,15 @@ def main() -> None:
         f">= 0.4 of the best idle rate: {'met' if busy_ok else 'missed'} ({busy_ratio:.2f})."
     )
     table = "\n".join(lines)
-    print(table + "\n\n" + verdict)
-    if args.record:
-        import torch
-
-        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                                capture_output=True, text=True).stdout.strip()  # fmt: skip
-        load1 = os.getloadavg()
-        machine = (
-            f"{platform.processor() or 'CPU'}, {os.cpu_count()} cores, torch "
-            f"{torch.__version__}, Python {platform.python_version()}"
-        )
-        entry = (
-            f"\n## CPU thread policy through the CLI, issue #21's goal "
-            f"({date.today()}, commit {commit})\n\n"
-            f"`python benchmarks/threads_cli.py --steps {args.steps} --repeats {args.repeats}`; "
-            f"load average at start {load0[0]:.1f}, {load0[1]:.1f}, {load0[2]:.1f}, at the end "
-            f"{load1[0]:.1f}, {load1[1]:.1f}, {load1[2]:.1f}; {machine}. `genzoo train vae` "
-            f"(MLP, latent 8, binarised Fashion-MNIST, batch 64), steps/s from a 2-step and an "
-            f'N = {args.steps} step run; busy: two `python -c "while True: pass"`.\n\n'
-            f"{table}\n\n{verdict}\n"
-        )
-        with open(ROOT / "benchmarks" / "RESULTS.md", "a") as f:
-            f.write(entry)
-        print("appended to benchmarks/RESULTS.md")
+    end = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    details = (
+        f"; load average at the end {end}. `genzoo train vae` (MLP, latent 8, binarised "
+        f"Fashion-MNIST, batch 64), steps/s from a 2-step and an N = {args.steps} step run; "
+        'busy: two `python -c "while True: pass"`.'
+    )
+    title = "CPU thread policy through the CLI, issue #21's goal"
+    minutes = (time.monotonic() - t0) / 60
+    record([*entry_start(title, minutes, started, details), "", table, "", verdict], args.record)
 
 
 if __name__ == "__main__":
