@@ -110,11 +110,49 @@ def check_for(entry_name: str, density: bool) -> dict:
     return {"settings": kept, "key": key, "field": field, "value": figures[key][field]}
 
 
+def evaluate_shipped(name: str, ev: dict, density: bool, inception: bool) -> dict:
+    """The figures of a shipped (float16) entry, measured on zoo:NAME as ``genzoo eval
+    zoo:NAME`` would (a zoo model stores nothing itself, so they are returned here)."""
+    from genzoo.evaluation.run import evaluate_run
+    from genzoo.evaluation.settings import EvalSettings
+    from genzoo.zoo import ZooRun
+
+    ref = f"zoo:{name}"
+    args = eval_args(Path(ref), ev, density)
+    metrics = tuple(args[args.index("--metrics") + 1].split(","))
+    settings = EvalSettings(metrics=metrics, n=ev["n"], features=ev["features"],
+                            iwae_k=ev["iwae_k"], ais_runs=ev["ais_runs"],
+                            ais_betas=ev["ais_betas"])  # fmt: skip
+    print(f"== {name}: genzoo {' '.join(args)}", flush=True)
+    fields: dict = {"figures": {"test": evaluate_run(ZooRun(name), settings)},
+                    "eval_command": "genzoo " + " ".join(args)}  # fmt: skip
+    if inception:
+        fields |= inception_figures(name, ev["n"])
+    return fields
+
+
+def inception_figures(name: str, n: int) -> dict:
+    """The Inception FID/KID/PR/DC of zoo:NAME at n, with the command that computes them."""
+    from genzoo.evaluation.run import evaluate_run
+    from genzoo.evaluation.settings import EvalSettings
+    from genzoo.zoo import ZooRun
+
+    settings = EvalSettings(metrics=("fid", "kid", "pr", "dc"), n=n, features="inception")
+    print(f"== {name}: Inception figures at n = {n}", flush=True)
+    figures = evaluate_run(ZooRun(name), settings)
+    return {
+        "inception": {m: figures[m] for m in ("fid", "kid", "pr", "dc")},
+        "inception_command": (
+            f"genzoo eval zoo:{name} --metrics fid,kid,pr,dc --features inception --n {n}"
+        ),
+    }
+
+
 def build(args: argparse.Namespace) -> int:
     import torch
 
     from genzoo.runs import Run
-    from genzoo.zoo.build import add_to_zoo, set_check
+    from genzoo.zoo.build import add_to_zoo, set_check, update_record
 
     torch.set_num_threads(args.threads)
     ev = tomllib.loads(PLAN.read_text())["eval"]
@@ -122,21 +160,25 @@ def build(args: argparse.Namespace) -> int:
     for name, entry in load_plan(args.only, None).items():
         out = Path(args.runs) / name
         density = Run(out).load_model().density is not None
+        # a float16 entry is evaluated as shipped (zoo:NAME) once copied, not as trained
+        half = bool(entry.get("half"))
         env = {**os.environ, "GENZOO_THREADS": str(args.threads)}
         extra: dict = {"commit": commit, "eval_command": None, "threads": args.threads}
+        wants_inception = entry.get("inception") and not args.no_inception
         if args.reuse:  # facts and notes again; the figures stored in the run by its eval
             from genzoo.zoo import get
 
             old = get(name).record
-            extra = {k: old[k] for k in (*extra, "inception", "inception_command") if k in old}
-        elif entry.get("inception") and not args.no_inception:
+            keep = (*extra, "inception", "inception_command", *(("figures",) if half else ()))
+            extra = {k: old[k] for k in keep if k in old}
+        elif wants_inception and not half:
             cmd = eval_args(out, ev | {"features": "inception"}, False, "fid,kid,pr,dc")
             print(f"== {name}: genzoo {' '.join(cmd)}", flush=True)
             subprocess.run([*GENZOO, *cmd], cwd=ROOT, env=env, check=True)
             stored = json.loads((out / "eval" / "test.json").read_text())
             extra["inception"] = {m: stored[m] for m in ("fid", "kid", "pr", "dc") if m in stored}
             extra["inception_command"] = "genzoo " + " ".join(cmd).replace(str(out), shown(out))
-        if not args.reuse:
+        if not args.reuse and not half:
             cmd = eval_args(out, ev, density)
             print(f"== {name}: genzoo {' '.join(cmd)}", flush=True)
             subprocess.run([*GENZOO, *cmd], cwd=ROOT, env=env, check=True)
@@ -149,7 +191,9 @@ def build(args: argparse.Namespace) -> int:
                     "ais_runs": ev["ais_runs"], "ais_betas": ev["ais_betas"]}  # fmt: skip
         notes = tomllib.loads(PLAN.read_text())[name].get("looked_at", "")
         add_to_zoo(out, name, recipe=entry["recipe"], command=train_cmd, note=notes,
-                   settings=settings, extra=extra)  # fmt: skip
+                   settings=settings, extra=extra, half=half)  # fmt: skip
+        if half and not args.reuse:
+            update_record(name, evaluate_shipped(name, ev, density, wants_inception))
         set_check(name, check_for(name, density))
         print(f"== {name}: added to the zoo", flush=True)
     return 0
@@ -161,23 +205,11 @@ def inception(args: argparse.Namespace) -> int:
     computes; a zoo model stores nothing itself, so the record is written here)."""
     import torch
 
-    from genzoo.evaluation.run import evaluate_run
-    from genzoo.evaluation.settings import EvalSettings
-    from genzoo.io import write_json
-    from genzoo.zoo import MANIFEST, ZOO_DIR, ZooRun, read_manifest
+    from genzoo.zoo.build import update_record
 
     torch.set_num_threads(args.threads)
     for name in load_plan(args.only, None):
-        settings = EvalSettings(metrics=("fid", "kid", "pr", "dc"), n=args.n, features="inception")
-        print(f"== {name}: Inception figures at n = {args.n}", flush=True)
-        figures = evaluate_run(ZooRun(name), settings)
-        manifest = read_manifest()
-        record = manifest["models"][name]
-        record["inception"] = {m: figures[m] for m in ("fid", "kid", "pr", "dc")}
-        record["inception_command"] = (
-            f"genzoo eval zoo:{name} --metrics fid,kid,pr,dc --features inception --n {args.n}"
-        )
-        write_json(ZOO_DIR / MANIFEST, manifest)
+        update_record(name, inception_figures(name, args.n))
     return 0
 
 

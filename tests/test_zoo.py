@@ -91,6 +91,41 @@ def test_a_zoo_model_is_a_read_only_run_with_its_figures(zoo_root, tiny_zoo):
     assert sorted(p.name for p in (zoo_root / "tiny-digits").iterdir()) == before  # no eval/
 
 
+def test_a_float16_entry_halves_the_file_and_loads_as_float32(tiny_zoo, tmp_path):
+    from safetensors.torch import load_file
+
+    run_dir, root, record = tiny_zoo
+    half = add_to_zoo(run_dir, "tiny-half", recipe="(test)", command="-", half=True,
+                      root=tmp_path)  # fmt: skip
+    stored = load_file(str(tmp_path / "tiny-half" / "model.safetensors"))
+    full = load_file(str(root / "tiny-digits" / "model.safetensors"))
+    assert {k: v.dtype for k, v in stored.items()} == {
+        k: torch.float16 if v.dtype == torch.float32 else v.dtype for k, v in full.items()
+    }
+    assert half["file_bytes"] < 0.6 * record["file_bytes"] and "float16" in half["weights"]
+    assert half["figures"] == {}  # the run's float32 figures are not the shipped file's
+    model = ZooRun("tiny-half", root=tmp_path).load_model()
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    x = ZooRun("tiny-half", root=tmp_path).dataset("test").images[:8]
+    exact = genzoo.load(str(run_dir)).log_prob(x)
+    got = model.log_prob(x)
+    assert not torch.equal(got, exact)  # rounded weights: not the same function
+    assert torch.allclose(got, exact, rtol=1e-2)
+
+
+def test_a_weight_beyond_float16_is_refused_and_the_file_kept(tmp_path):
+    from safetensors.torch import save_file
+
+    from genzoo.zoo.build import to_half
+
+    path = tmp_path / "model.safetensors"
+    save_file({"w": torch.tensor([1.0, 1e6]), "n": torch.tensor([3])}, str(path))
+    before = path.read_bytes()
+    with pytest.raises(UserInputError, match="w holds values up to 1e\\+06.*float32"):
+        to_half(path)
+    assert path.read_bytes() == before
+
+
 def test_stored_figures_are_reused_not_recomputed(zoo_root, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the stored figure should have been reused")

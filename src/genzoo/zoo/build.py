@@ -51,6 +51,7 @@ def add_to_zoo(
     settings: dict[str, Any] | None = None,
     check: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
+    half: bool = False,
     root: Path | None = None,
 ) -> dict[str, Any]:
     """Copy a trained run's export and stored figures into the zoo under ``name``.
@@ -66,6 +67,10 @@ def add_to_zoo(
         check: a small figure the tests reproduce: ``{"settings": {...}, "metric", "key",
             "value"}``, computed by ``genzoo.evaluation`` on this very export.
         extra: further facts (commit, machine, ...) stored as they are.
+        half: store the floating-point weights as float16 (half the file; a loaded model
+            is float32 again). The run's figures are then not the shipped file's, so none
+            are copied: evaluate the entry (``zoo:NAME``) and store its figures with
+            :func:`update_record`.
         root: the zoo folder (the package's own by default).
 
     Returns:
@@ -84,8 +89,8 @@ def add_to_zoo(
     if not (src / "model.safetensors").is_file():
         raise MissingFileError(f"{run_dir} has no export yet; let it write a checkpoint first")
     figures = run.read_eval("test")
-    if figures.get("model_digest") != run.weights_digest():
-        figures = {}  # figures of older weights are not this export's
+    if half or figures.get("model_digest") != run.weights_digest():
+        figures = {}  # figures of older (or float32) weights are not the shipped file's
     meta = run.meta
     model = run.load_model()
     info = run.training_info()
@@ -98,6 +103,9 @@ def add_to_zoo(
         for f in ("config.json", "model.safetensors"):
             shutil.copyfile(src / f, tmp / f)
             (tmp / f).chmod(0o644)
+        if half:
+            to_half(tmp / "model.safetensors")
+            (tmp / "model.safetensors").chmod(0o644)
         dest = root / name
         if dest.exists():
             old = dest.with_name(f".{name}.old")
@@ -120,7 +128,8 @@ def add_to_zoo(
         "parameters": sum(p.numel() for p in model.parameters()),
         "file_bytes": weights.stat().st_size,
         "sha256": sha256_of(weights),
-        "weights": "EMA of the weights" if ema else "the trained weights",
+        "weights": ("EMA of the weights" if ema else "the trained weights")
+        + (", stored as float16" if half else ""),
         "steps": info.get("step"),
         "epochs": info.get("epochs"),
         "train_seconds": info.get("seconds"),
@@ -140,13 +149,43 @@ def add_to_zoo(
     return record
 
 
-def set_check(name: str, check: dict[str, Any], root: Path | None = None) -> None:
-    """Store the check figure of an entry (computed on the shipped copy, see scripts/zoo.py)."""
+def to_half(path: Path) -> None:
+    """Rewrite a safetensors file with its float32 tensors as float16, atomically.
+
+    Integer tensors (counters, masks) are kept as they are. A weight beyond float16's range
+    (|x| > 65504) is refused rather than stored as infinity.
+    """
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from genzoo.io import atomic_path
+
+    weights = load_file(str(path))
+    for key, value in weights.items():
+        if value.dtype == torch.float32:
+            half = value.half()
+            if not torch.isfinite(half).all() and torch.isfinite(value).all():
+                raise UserInputError(
+                    f"{path}: {key} holds values up to {value.abs().max().item():.3g}, beyond "
+                    "float16's 65504; ship this entry in float32 (drop 'half = true')"
+                )
+            weights[key] = half
+    with atomic_path(path) as tmp:
+        save_file(weights, str(tmp))
+
+
+def update_record(name: str, fields: dict[str, Any], root: Path | None = None) -> None:
+    """Store further fields of an entry: figures measured on the shipped copy, its check."""
     import genzoo.zoo
 
     root = genzoo.zoo.ZOO_DIR if root is None else root
     manifest = read_manifest(root)
     if name not in manifest["models"]:
         raise UserInputError(f"no zoo model {name!r} in {root}; add it first")
-    manifest["models"][name]["check"] = check
+    manifest["models"][name].update(fields)
     write_json(root / genzoo.zoo.MANIFEST, manifest)
+
+
+def set_check(name: str, check: dict[str, Any], root: Path | None = None) -> None:
+    """Store the check figure of an entry (computed on the shipped copy, see scripts/zoo.py)."""
+    update_record(name, {"check": check}, root)
