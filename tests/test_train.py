@@ -69,6 +69,33 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     )
 
 
+def test_the_weight_average_warms_up_then_keeps_its_decay():
+    """A short run's average is not dragged back to its first weights (a fixed decay of
+    0.999 keeps 0.999^99 = 91% of them after 100 updates), and a long run's average moves
+    by exactly 1 - decay per update; integer buffers take the current value."""
+    from torch.optim.swa_utils import AveragedModel
+
+    from genzoo.train.loop import ema_with_warmup
+
+    model = torch.nn.Linear(1, 1, bias=False)
+    model.register_buffer("count", torch.tensor(0))
+    avg = AveragedModel(model, multi_avg_fn=ema_with_warmup(0.999), use_buffers=True)
+    with torch.no_grad():
+        model.weight.fill_(-1.0)
+        avg.update_parameters(model)  # the first update copies
+        model.weight.fill_(1.0)
+        for step in range(1, 100):
+            model.count.fill_(step)
+            avg.update_parameters(model)
+    assert avg.module.weight.item() > 0.999  # fixed decay: 2 * (1 - 0.999^99) - 1 = -0.81
+    assert avg.module.count.item() == 99
+    avg.n_averaged.fill_(10**6)  # long past the warm-up: the configured decay
+    with torch.no_grad():
+        avg.module.weight.fill_(0.0)
+        avg.update_parameters(model)
+    assert avg.module.weight.item() == pytest.approx(1 - 0.999, rel=1e-4)
+
+
 def test_step_batches_continue_across_epochs_from_any_step():
     full = [b for _, b in zip(range(10), step_batches(10, 3, seed=1, start_step=0), strict=False)]
     late = [b for _, b in zip(range(6), step_batches(10, 3, seed=1, start_step=4), strict=False)]

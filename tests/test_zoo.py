@@ -121,7 +121,7 @@ def test_a_weight_beyond_float16_is_refused_and_the_file_kept(tmp_path):
     path = tmp_path / "model.safetensors"
     save_file({"w": torch.tensor([1.0, 1e6]), "n": torch.tensor([3])}, str(path))
     before = path.read_bytes()
-    with pytest.raises(UserInputError, match="w holds values up to 1e\\+06.*float32"):
+    with pytest.raises(UserInputError, match=r"w holds values up to 1e\+06.*float32"):
         to_half(path)
     assert path.read_bytes() == before
 

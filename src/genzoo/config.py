@@ -187,7 +187,9 @@ class TrainConfig:
     """Clip the global gradient norm to this (0 disables)."""
     ema_decay: float = 0.0
     """Keep an exponential moving average of the weights with this decay (0 disables);
-    sampling and evaluation of the run then use the average."""
+    sampling and evaluation of the run then use the average. It warms up: the decay at
+    update t is min(decay, (1 + t) / (10 + t)), so a short run's average is not dragged
+    back to its first weights."""
     seed: int = 0
     """Seed for weights, data order and every random draw of the run."""
     log_every: int = 50
