@@ -80,8 +80,13 @@ def shown(path: Path) -> str:
         return str(path)
 
 
+def wanted_metrics(ev: dict, density: bool, metrics: str | None = None) -> list[str]:
+    """The plan's metrics (or ``metrics``), without the likelihood for a model with none."""
+    return [m for m in (metrics or ev["metrics"]).split(",") if density or m != "nll"]
+
+
 def eval_args(run: Path, ev: dict, density: bool, metrics: str | None = None) -> list[str]:
-    wanted = [m for m in (metrics or ev["metrics"]).split(",") if density or m != "nll"]
+    wanted = wanted_metrics(ev, density, metrics)
     args = ["eval", str(run), "--metrics", ",".join(wanted), "--n", str(ev["n"])]
     args += ["--features", ev["features"], "--iwae-k", str(ev["iwae_k"])]
     args += ["--ais-runs", str(ev["ais_runs"]), "--ais-betas", str(ev["ais_betas"])]
@@ -117,10 +122,9 @@ def evaluate_shipped(name: str, ev: dict, density: bool, inception: bool) -> dic
     from genzoo.evaluation.settings import EvalSettings
     from genzoo.zoo import ZooRun
 
-    ref = f"zoo:{name}"
-    args = eval_args(Path(ref), ev, density)
-    metrics = tuple(args[args.index("--metrics") + 1].split(","))
-    settings = EvalSettings(metrics=metrics, n=ev["n"], features=ev["features"],
+    args = eval_args(Path(f"zoo:{name}"), ev, density)
+    settings = EvalSettings(metrics=tuple(wanted_metrics(ev, density)), n=ev["n"],
+                            features=ev["features"],
                             iwae_k=ev["iwae_k"], ais_runs=ev["ais_runs"],
                             ais_betas=ev["ais_betas"])  # fmt: skip
     print(f"== {name}: genzoo {' '.join(args)}", flush=True)
