@@ -20,7 +20,7 @@ from genzoo.errors import CorruptFileError, MissingFileError, UserInputError
 from genzoo.evaluation.run import evaluate_run
 from genzoo.evaluation.settings import EvalSettings
 from genzoo.zoo import ZooRun, open_run, sha256_of
-from genzoo.zoo.build import add_to_zoo, set_check
+from genzoo.zoo.build import add_to_zoo, set_check, update_record
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -184,6 +184,16 @@ def test_commands_take_zoo_names(zoo_root, tmp_path, capsys):
     assert main(["zoo", "tiny-digits"]) == 0
     card = capsys.readouterr().out
     assert "sha256" in card and "looked at: noise" in card
+
+
+def test_the_card_shows_an_inception_fid_only_where_one_was_measured(zoo_root, capsys):
+    assert main(["zoo", "tiny-digits"]) == 0
+    assert "Inception" not in capsys.readouterr().out
+    command = "genzoo eval zoo:tiny-digits --metrics fid --features inception --n 50"
+    update_record("tiny-digits", {"inception": {"fid": {"value": 41.237, "n_samples": 50}},
+                                  "inception_command": command})  # fmt: skip
+    assert main(["zoo", "tiny-digits"]) == 0
+    assert f"Inception FID 41.24 at n = 50 (by: {command})" in capsys.readouterr().out
 
 
 def test_the_check_figure_is_reproduced(zoo_root):

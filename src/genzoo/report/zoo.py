@@ -85,6 +85,12 @@ def describe_entry(entry: ZooEntry) -> list[str]:
         f"  recipe {r.get('recipe')}; commit {r.get('commit', '?')}; {r.get('machine')}, "
         f"{r.get('date')}",
     ]
+    fid = (r.get("inception") or {}).get("fid") or {}
+    if "value" in fid:  # the paper-comparable FID, where one was measured
+        lines.append(
+            f"  Inception FID {fid['value']:.2f} at n = {fid.get('n_samples')} "
+            f"(by: {r.get('inception_command')})"
+        )
     if r.get("note"):
         lines.append(f"  samples: {r['note']}")
     return lines
