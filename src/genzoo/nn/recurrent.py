@@ -87,14 +87,14 @@ class RowLSTM(nn.Module):
         self.class_bias = class_bias(num_classes, 4 * hidden)
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
-        n, _, hh, ww = x.shape
+        n, _, _, ww = x.shape
         pre = self.input_to_state(x)  # (N, 4h, H, W)
         pre = add_class_bias(pre, self.class_bias, labels)
         h = x.new_zeros(n, self.hidden, ww)  # (N, h, W): the row above the image
         c = torch.zeros_like(h)
         rows = []
-        for i in range(hh):
-            gates = pre[:, :, i] + self.state_to_state(h)  # (N, 4h, W)
+        for pre_i in pre.unbind(2):  # (N, 4h, W) a row; unbind: see DiagonalLSTM.forward
+            gates = pre_i + self.state_to_state(h)  # (N, 4h, W)
             h, c = lstm_cell(gates, c, self.groups)
             rows.append(h)
         return torch.stack(rows, dim=2)  # (N, h, H, W)
@@ -146,8 +146,11 @@ class DiagonalLSTM(nn.Module):
         h = x.new_zeros(n, self.hidden, hh)  # (N, h, H): the column left of the map
         c = torch.zeros_like(h)
         cols = []
-        for j in range(pre.shape[3]):
-            gates = pre[:, :, :, j] + self.state_to_state(F.pad(h, (1, 0)))  # (N, 4h, H)
+        # unbind, not pre[:, :, :, j] in the loop: each indexing's backward would write its
+        # column into a fresh zero tensor of pre's full size (quadratic in the width; most
+        # of a training step's time at batch 128), unbind's backward stacks them once
+        for pre_j in pre.unbind(3):  # (N, 4h, H): one skewed column
+            gates = pre_j + self.state_to_state(F.pad(h, (1, 0)))  # (N, 4h, H)
             h, c = lstm_cell(gates, c, self.groups)
             cols.append(h)
         return unskew(torch.stack(cols, dim=3), ww)  # (N, h, H, W)
