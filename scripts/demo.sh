@@ -22,6 +22,7 @@ echo "== genzoo report: the binarised Fashion-MNIST models of the zoo"
 $G report zoo:fvsbn-binarized-fashion-mnist zoo:nade-binarized-fashion-mnist \
   zoo:made-binarized-fashion-mnist zoo:pixelcnn-binarized-fashion-mnist \
   zoo:gated-pixelcnn-binarized-fashion-mnist zoo:pixelrnn-binarized-fashion-mnist \
+  zoo:pixelrnn-diagonal-bilstm-binarized-fashion-mnist \
   zoo:vae-binarized-fashion-mnist zoo:rbm-binarized-fashion-mnist zoo:rbm-pcd-binarized-fashion-mnist \
   zoo:dbm-binarized-fashion-mnist zoo:gsn-binarized-fashion-mnist \
   "${SETTINGS[@]}" --title "genzoo zoo: binarised Fashion-MNIST" --out "$OUT/zoo-binarized.html" --force
