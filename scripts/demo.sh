@@ -15,7 +15,8 @@ $G zoo
 # The zoo's own settings (configs/zoo.toml [eval]), so every figure is the stored one.
 SETTINGS=(--metrics nll,fid,kid,pr,dc,nn --n 10000 --features domain --no-real-row)
 echo "== genzoo report: the 8-bit Fashion-MNIST models of the zoo"
-$G report zoo:pixelcnn-fashion-mnist zoo:gated-pixelcnn-fashion-mnist zoo:pixelrnn-fashion-mnist zoo:pixelcnnpp-fashion-mnist zoo:realnvp-fashion-mnist zoo:glow-fashion-mnist \
+$G report zoo:pixelcnn-fashion-mnist zoo:gated-pixelcnn-fashion-mnist zoo:pixelrnn-fashion-mnist \
+  zoo:pixelcnnpp-fashion-mnist zoo:realnvp-fashion-mnist zoo:glow-fashion-mnist \
   zoo:nice-fashion-mnist zoo:vae-fashion-mnist zoo:gan-fashion-mnist \
   "${SETTINGS[@]}" --title "genzoo zoo: 8-bit Fashion-MNIST" --out "$OUT/zoo-fashion-mnist.html" --force
 echo "== genzoo report: the binarised Fashion-MNIST models of the zoo"
